@@ -1,0 +1,45 @@
+//! Errors of the neuron crate.
+
+use thiserror::Error;
+
+/// A [`LifConfig`](crate::LifConfig) field that cannot describe a neuron.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ConfigError {
+    /// A field is NaN or infinite.
+    #[error("LIF config field `{field}` must be finite, got {value}")]
+    NotFinite {
+        /// Field path, e.g. `surrogate.alpha`.
+        field: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+    /// A field that must be positive is not.
+    #[error("LIF config field `{field}` must be > 0, got {value}")]
+    NotPositive {
+        /// Field path, e.g. `surrogate.lens`.
+        field: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+    /// The decay is outside `(0, 1]` (or equals 1 while learnable).
+    #[error("LIF config field `decay` must be in (0, 1] (and < 1 when learnable), got {0}")]
+    DecayOutOfRange(f64),
+}
+
+/// A tensor passed to a neuron that it cannot process.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ShapeError {
+    /// Multi-step input needs at least a time axis and one more axis.
+    #[error(
+        "multi-step neuron input must be [T, B, ...] with T >= 1 and rank >= 2, got shape {0:?}"
+    )]
+    BadSequence(Vec<usize>),
+    /// The state does not match the input of a single step.
+    #[error("neuron state has shape {state:?} but the step input has shape {input:?}")]
+    StateMismatch {
+        /// Shape of the carried state.
+        state: Vec<usize>,
+        /// Shape of the step input.
+        input: Vec<usize>,
+    },
+}

@@ -1,0 +1,446 @@
+//! The fused CPU kernel: one pass over `[T, N]` forward, one pass backward.
+//!
+//! Neurons are independent, so the `N` axis is cut into column blocks that rayon processes in
+//! parallel; each block walks through time with its state in a small buffer that stays in
+//! cache. Nothing is allocated per time step. The per-element rule (spike test, reset,
+//! surrogate) is chosen once per call and monomorphised into the loop by the `with_*` helpers.
+//!
+//! f32 and f64 run here; other dtypes fall back to [`super::generic`].
+
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
+use num_traits::Float;
+use rayon::prelude::*;
+
+use super::{generic, LifForward, LifGrads};
+use crate::config::{FireTest, FiringRule, Reset, Surrogate};
+
+/// Neurons per parallel block: big enough to amortise scheduling, small enough that the
+/// block's state stays in L1/L2 while it walks through time.
+const BLOCK: usize = 4096;
+
+/// Element types the kernel runs on.
+pub trait KernelFloat: Float + Send + Sync + bytemuck::Pod + burn::tensor::Element {}
+impl KernelFloat for f32 {}
+impl KernelFloat for f64 {}
+
+/// Results of [`forward`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForwardOutput<E> {
+    /// Spikes `[T, N]`, 0 or 1.
+    pub spikes: Vec<E>,
+    /// Membrane `u[t]` `[T, N]`.
+    pub membrane: Vec<E>,
+    /// Number of spikes.
+    pub spike_count: u64,
+}
+
+/// Runs the recurrence over `x` (`[steps, N]` row-major) from a zero state.
+pub fn forward<E: KernelFloat>(
+    x: &[E],
+    steps: usize,
+    decay: E,
+    rule: &FiringRule,
+) -> ForwardOutput<E> {
+    ForwardJob {
+        x,
+        steps,
+        decay,
+        rule,
+    }
+    .run()
+}
+
+struct ForwardJob<'a, E> {
+    x: &'a [E],
+    steps: usize,
+    decay: E,
+    rule: &'a FiringRule,
+}
+
+impl<E: KernelFloat> ForwardJob<'_, E> {
+    fn run(self) -> ForwardOutput<E> {
+        match self.rule.fire_test {
+            FireTest::GreaterOrEqual => self.with_fire(|v| FireTest::GreaterOrEqual.fires(v)),
+            FireTest::Greater => self.with_fire(|v| FireTest::Greater.fires(v)),
+        }
+    }
+
+    fn with_fire(self, fires: impl Fn(E) -> bool + Sync) -> ForwardOutput<E> {
+        let (decay, threshold) = (self.decay, cast::<E>(self.rule.threshold));
+        // The state after a spike, written exactly as `reference::next_state` computes it
+        // for s = 1, so the two paths agree bit for bit.
+        match self.rule.reset {
+            Reset::Hard { value } => {
+                let value = cast::<E>(value);
+                self.with_reset(fires, move |_u| value)
+            }
+            Reset::Subtract => self.with_reset(fires, move |u| (u - threshold) * decay),
+            Reset::LeakToThreshold => self.with_reset(fires, move |_u| threshold * decay),
+        }
+    }
+
+    fn with_reset(
+        self,
+        fires: impl Fn(E) -> bool + Sync,
+        after_spike: impl Fn(E) -> E + Sync,
+    ) -> ForwardOutput<E> {
+        let n = self.x.len().checked_div(self.steps).unwrap_or(0);
+        let mut spikes = vec![E::zero(); self.x.len()];
+        let mut membrane = vec![E::zero(); self.x.len()];
+        let (decay, threshold) = (self.decay, cast::<E>(self.rule.threshold));
+        let spike_count = column_blocks(self.x, n)
+            .into_par_iter()
+            .zip(column_blocks_mut(&mut spikes, n))
+            .zip(column_blocks_mut(&mut membrane, n))
+            .map(|((x, mut s), mut u)| {
+                let width = x.first().map_or(0, |row| row.len());
+                let mut state = vec![E::zero(); width];
+                let mut count = 0u64;
+                for ((x, s), u) in x.iter().zip(s.iter_mut()).zip(u.iter_mut()) {
+                    for i in 0..width {
+                        let ui = state[i] + x[i];
+                        let fired = fires(ui - threshold);
+                        u[i] = ui;
+                        s[i] = if fired { E::one() } else { E::zero() };
+                        count += u64::from(fired);
+                        state[i] = if fired { after_spike(ui) } else { decay * ui };
+                    }
+                }
+                count
+            })
+            .sum();
+        ForwardOutput {
+            spikes,
+            membrane,
+            spike_count,
+        }
+    }
+}
+
+/// Results of [`backward`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackwardOutput<E> {
+    /// `dL/dx`, `[T, N]`.
+    pub grad_input: Vec<E>,
+    /// `dL/d decay` (0 unless asked for).
+    pub grad_decay: f64,
+}
+
+/// BPTT through the recurrence given the forward membrane (`[steps, N]`) and the upstream
+/// gradients of spikes and/or membrane. See [`super::generic`] for the equations.
+pub fn backward<E: KernelFloat>(
+    membrane: &[E],
+    steps: usize,
+    decay: E,
+    grad_spikes: Option<&[E]>,
+    grad_membrane: Option<&[E]>,
+    rule: &FiringRule,
+    want_decay_grad: bool,
+) -> BackwardOutput<E> {
+    BackwardJob {
+        membrane,
+        steps,
+        decay,
+        grad_spikes,
+        grad_membrane,
+        rule,
+        want_decay_grad,
+    }
+    .run()
+}
+
+struct BackwardJob<'a, E> {
+    membrane: &'a [E],
+    steps: usize,
+    decay: E,
+    grad_spikes: Option<&'a [E]>,
+    grad_membrane: Option<&'a [E]>,
+    rule: &'a FiringRule,
+    want_decay_grad: bool,
+}
+
+impl<E: KernelFloat> BackwardJob<'_, E> {
+    fn run(self) -> BackwardOutput<E> {
+        match self.rule.fire_test {
+            FireTest::GreaterOrEqual => self.with_fire(|v| FireTest::GreaterOrEqual.fires(v)),
+            FireTest::Greater => self.with_fire(|v| FireTest::Greater.fires(v)),
+        }
+    }
+
+    fn with_fire(self, fires: impl Fn(E) -> bool + Sync) -> BackwardOutput<E> {
+        match self.rule.surrogate {
+            s @ Surrogate::Rectangle { .. } => self.with_surrogate(fires, move |v| s.derivative(v)),
+            s @ Surrogate::Sigmoid { .. } => self.with_surrogate(fires, move |v| s.derivative(v)),
+            s @ Surrogate::Atan { .. } => self.with_surrogate(fires, move |v| s.derivative(v)),
+            s @ Surrogate::Triangle { .. } => self.with_surrogate(fires, move |v| s.derivative(v)),
+        }
+    }
+
+    fn with_surrogate(
+        self,
+        fires: impl Fn(E) -> bool + Sync,
+        surrogate: impl Fn(E) -> E + Sync,
+    ) -> BackwardOutput<E> {
+        let (beta, th) = (self.decay, cast::<E>(self.rule.threshold));
+        let zero = E::zero();
+        // [dR/du, dR/ds, dR/d_decay] of the state after the step, R(u, s, decay).
+        match self.rule.reset {
+            Reset::Hard { value } => {
+                let value = cast::<E>(value);
+                self.with_partials(fires, surrogate, move |u, fired| {
+                    if fired {
+                        [zero, value - beta * u, zero]
+                    } else {
+                        [beta, value - beta * u, u]
+                    }
+                })
+            }
+            Reset::Subtract => self.with_partials(fires, surrogate, move |u, fired| {
+                [beta, -(beta * th), if fired { u - th } else { u }]
+            }),
+            Reset::LeakToThreshold => self.with_partials(fires, surrogate, move |u, fired| {
+                if fired {
+                    [zero, beta * (th - u), th]
+                } else {
+                    [beta, beta * (th - u), u]
+                }
+            }),
+        }
+    }
+
+    fn with_partials(
+        self,
+        fires: impl Fn(E) -> bool + Sync,
+        surrogate: impl Fn(E) -> E + Sync,
+        partials: impl Fn(E, bool) -> [E; 3] + Sync,
+    ) -> BackwardOutput<E> {
+        let n = self.membrane.len().checked_div(self.steps).unwrap_or(0);
+        let mut grad_input = vec![E::zero(); self.membrane.len()];
+        let threshold = cast::<E>(self.rule.threshold);
+        let through_reset = if self.rule.detach_reset {
+            E::zero()
+        } else {
+            E::one()
+        };
+        let want_decay_grad = self.want_decay_grad;
+        let u_blocks = column_blocks(self.membrane, n);
+        let gs_blocks = optional_column_blocks(self.grad_spikes, n, u_blocks.len());
+        let gu_blocks = optional_column_blocks(self.grad_membrane, n, u_blocks.len());
+        let grad_decay = u_blocks
+            .into_par_iter()
+            .zip(gs_blocks)
+            .zip(gu_blocks)
+            .zip(column_blocks_mut(&mut grad_input, n))
+            .map(|(((u, gs), gu), mut gx)| {
+                let width = u.first().map_or(0, |row| row.len());
+                let zeros = vec![E::zero(); width];
+                let mut gh = vec![E::zero(); width];
+                let mut grad_decay = 0.0f64;
+                for t in (0..u.len()).rev() {
+                    let u_t = u[t];
+                    let gs_t = gs.as_ref().map_or(&zeros[..], |g| g[t]);
+                    let gu_t = gu.as_ref().map_or(&zeros[..], |g| g[t]);
+                    let gx_t = &mut *gx[t];
+                    let mut row_decay = E::zero();
+                    for i in 0..width {
+                        let v = u_t[i] - threshold;
+                        let [d_du, d_ds, d_decay] = partials(u_t[i], fires(v));
+                        let g_spike = gs_t[i] + through_reset * gh[i] * d_ds;
+                        let g_u = gu_t[i] + gh[i] * d_du + g_spike * surrogate(v);
+                        row_decay = row_decay + gh[i] * d_decay;
+                        gx_t[i] = g_u;
+                        gh[i] = g_u;
+                    }
+                    if want_decay_grad {
+                        grad_decay +=
+                            num_traits::ToPrimitive::to_f64(&row_decay).unwrap_or(f64::NAN);
+                    }
+                }
+                grad_decay
+            })
+            .sum();
+        BackwardOutput {
+            grad_input,
+            grad_decay,
+        }
+    }
+}
+
+fn cast<E: Float>(x: f64) -> E {
+    E::from(x).expect("every f64 converts to a float type")
+}
+
+/// Splits a row-major `[T, n]` buffer into column blocks: block `c` holds, for every `t`, the
+/// elements `[c * BLOCK, (c + 1) * BLOCK)` of row `t`.
+fn column_blocks<E>(buf: &[E], n: usize) -> Vec<Vec<&[E]>> {
+    let mut blocks: Vec<Vec<&[E]>> = Vec::new();
+    if n == 0 {
+        return blocks;
+    }
+    for row in buf.chunks(n) {
+        for (c, piece) in row.chunks(BLOCK).enumerate() {
+            if c == blocks.len() {
+                blocks.push(Vec::with_capacity(buf.len() / n));
+            }
+            blocks[c].push(piece);
+        }
+    }
+    blocks
+}
+
+/// [`column_blocks`] of an optional buffer: `blocks` times `None` when it is absent.
+fn optional_column_blocks<E>(buf: Option<&[E]>, n: usize, blocks: usize) -> Vec<Option<Vec<&[E]>>> {
+    match buf {
+        Some(buf) => column_blocks(buf, n).into_iter().map(Some).collect(),
+        None => (0..blocks).map(|_| None).collect(),
+    }
+}
+
+/// Mutable version of [`column_blocks`].
+fn column_blocks_mut<E>(buf: &mut [E], n: usize) -> Vec<Vec<&mut [E]>> {
+    let mut blocks: Vec<Vec<&mut [E]>> = Vec::new();
+    if n == 0 {
+        return blocks;
+    }
+    let rows = buf.len() / n;
+    for row in buf.chunks_mut(n) {
+        for (c, piece) in row.chunks_mut(BLOCK).enumerate() {
+            if c == blocks.len() {
+                blocks.push(Vec::with_capacity(rows));
+            }
+            blocks[c].push(piece);
+        }
+    }
+    blocks
+}
+
+// --- burn-flex glue --------------------------------------------------------------------------
+
+fn flex_scalar(tensor: FlexTensor) -> f64 {
+    tensor
+        .into_data()
+        .iter::<f64>()
+        .next()
+        .expect("the decay tensor holds one value")
+}
+
+fn flex_from_vec<E: KernelFloat>(values: Vec<E>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+fn contiguous_slice<E: KernelFloat>(tensor: &FlexTensor) -> FlexTensor {
+    let tensor = tensor.to_contiguous();
+    debug_assert!(tensor.as_slice::<E>().is_some());
+    tensor
+}
+
+fn typed_slice<E: KernelFloat>(tensor: &FlexTensor) -> &[E] {
+    tensor
+        .as_slice::<E>()
+        .expect("a contiguous tensor of the dispatched dtype")
+}
+
+/// [`super::LifBackend::lif_forward`] for `Flex`.
+pub(crate) fn flex_forward(
+    input: FloatTensor<Flex>,
+    decay: FloatTensor<Flex>,
+    rule: &FiringRule,
+) -> LifForward<Flex> {
+    fn run<E: KernelFloat>(input: FlexTensor, decay: f64, rule: &FiringRule) -> LifForward<Flex> {
+        let shape = input.shape();
+        let input = contiguous_slice::<E>(&input);
+        let x = typed_slice::<E>(&input);
+        let out = forward(x, shape[0], cast::<E>(decay), rule);
+        LifForward {
+            spikes: flex_from_vec(out.spikes, shape.clone()),
+            membrane: flex_from_vec(out.membrane, shape),
+            spike_count: flex_from_vec(vec![cast::<E>(out.spike_count as f64)], Shape::new([1])),
+        }
+    }
+    match input.dtype() {
+        DType::F32 => run::<f32>(input, flex_scalar(decay), rule),
+        DType::F64 => run::<f64>(input, flex_scalar(decay), rule),
+        _ => generic::forward::<Flex>(input, decay, rule),
+    }
+}
+
+/// [`super::LifBackend::lif_backward`] for `Flex`.
+pub(crate) fn flex_backward(
+    membrane: FloatTensor<Flex>,
+    decay: FloatTensor<Flex>,
+    grad_spikes: Option<FloatTensor<Flex>>,
+    grad_membrane: Option<FloatTensor<Flex>>,
+    rule: &FiringRule,
+    want_decay_grad: bool,
+) -> LifGrads<Flex> {
+    fn run<E: KernelFloat>(
+        membrane: FlexTensor,
+        decay: FlexTensor,
+        grad_spikes: Option<FlexTensor>,
+        grad_membrane: Option<FlexTensor>,
+        rule: &FiringRule,
+        want_decay_grad: bool,
+    ) -> LifGrads<Flex> {
+        let shape = membrane.shape();
+        let decay_dtype = decay.dtype();
+        let membrane = contiguous_slice::<E>(&membrane);
+        // Upstream gradients may arrive in another dtype only if the graph mixed dtypes;
+        // bring them to the membrane's so the kernel sees one element type.
+        let prepare = |g: FlexTensor| {
+            let g = if g.dtype() == E::dtype() {
+                g
+            } else {
+                FlexTensor::from_data(g.into_data().convert::<E>())
+            };
+            contiguous_slice::<E>(&g)
+        };
+        let grad_spikes = grad_spikes.map(prepare);
+        let grad_membrane = grad_membrane.map(prepare);
+        let out = backward(
+            typed_slice(&membrane),
+            shape[0],
+            cast::<E>(flex_scalar(decay)),
+            grad_spikes.as_ref().map(typed_slice),
+            grad_membrane.as_ref().map(typed_slice),
+            rule,
+            want_decay_grad,
+        );
+        LifGrads {
+            input: flex_from_vec(out.grad_input, shape),
+            decay: want_decay_grad.then(|| {
+                FlexTensor::from_data(
+                    TensorData::new(vec![out.grad_decay], Shape::new([1]))
+                        .convert_dtype(decay_dtype),
+                )
+            }),
+        }
+    }
+    match membrane.dtype() {
+        DType::F32 => run::<f32>(
+            membrane,
+            decay,
+            grad_spikes,
+            grad_membrane,
+            rule,
+            want_decay_grad,
+        ),
+        DType::F64 => run::<f64>(
+            membrane,
+            decay,
+            grad_spikes,
+            grad_membrane,
+            rule,
+            want_decay_grad,
+        ),
+        _ => generic::backward::<Flex>(
+            membrane,
+            decay,
+            grad_spikes,
+            grad_membrane,
+            rule,
+            want_decay_grad,
+        ),
+    }
+}

@@ -1,0 +1,151 @@
+//! The fused multi-step neuron: the whole `T`-step forward pass and its BPTT backward pass as
+//! one autodiff operation, so a layer's neuron costs a constant number of graph nodes.
+//!
+//! It is a burn backend extension, [`LifBackend`]:
+//! - the default methods run the recurrence with the backend's own tensor ops, one time step
+//!   at a time but with no autodiff bookkeeping ([`generic`]); CUDA uses them until it has a
+//!   kernel of its own;
+//! - `Flex` (the CPU backend) runs one pass over the data in each direction, in parallel over
+//!   neurons ([`cpu`]);
+//! - `Autodiff<B>` wraps the inner backend's forward and registers one backward step that
+//!   calls the inner backend's [`LifBackend::lif_backward`] ([`autodiff`]).
+//!
+//! Users call [`multi_step`] (or [`Lif::forward`](crate::Lif::forward)).
+
+pub mod autodiff;
+pub mod cpu;
+pub mod generic;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+use crate::config::FiringRule;
+
+/// Outputs of the fused forward pass; tensors have the input's shape `[T, ...]` unless stated.
+#[derive(Debug)]
+pub struct LifForward<B: Backend> {
+    /// Spikes `s[t]` as 0/1 floats.
+    pub spikes: FloatTensor<B>,
+    /// Membrane potential `u[t] = h[t-1] + x[t]`, before the spike test and reset.
+    pub membrane: FloatTensor<B>,
+    /// Total number of spikes, shape `[1]`, never tracked by autodiff.
+    pub spike_count: FloatTensor<B>,
+}
+
+/// Gradients of the fused backward pass.
+#[derive(Debug)]
+pub struct LifGrads<B: Backend> {
+    /// Gradient with respect to the input `x`, shape `[T, ...]`.
+    pub input: FloatTensor<B>,
+    /// Gradient with respect to the decay, shape `[1]`, when it was asked for.
+    pub decay: Option<FloatTensor<B>>,
+}
+
+/// A backend that can run the LIF recurrence as one fused operation.
+///
+/// Implemented for `Flex` (fused CPU kernel), `Autodiff<B>` for any implementing `B` (one
+/// graph node per output), and, with the `cuda` feature, burn's `Cuda` (generic path).
+pub trait LifBackend: Backend {
+    /// Runs all time steps of `input` (`[T, ...]`, time first) from a zero state.
+    ///
+    /// `decay` has shape `[1]`.
+    fn lif_forward(
+        input: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        rule: &FiringRule,
+    ) -> LifForward<Self> {
+        generic::forward::<Self>(input, decay, rule)
+    }
+
+    /// Backpropagates through all time steps.
+    ///
+    /// `membrane` is the forward pass's membrane output (spikes are recomputed from it);
+    /// `grad_spikes` and `grad_membrane` are the upstream gradients of the two outputs (at
+    /// least one is given). The decay gradient is computed only when `want_decay_grad`.
+    fn lif_backward(
+        membrane: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        grad_spikes: Option<FloatTensor<Self>>,
+        grad_membrane: Option<FloatTensor<Self>>,
+        rule: &FiringRule,
+        want_decay_grad: bool,
+    ) -> LifGrads<Self> {
+        generic::backward::<Self>(
+            membrane,
+            decay,
+            grad_spikes,
+            grad_membrane,
+            rule,
+            want_decay_grad,
+        )
+    }
+}
+
+impl LifBackend for burn_flex::Flex {
+    fn lif_forward(
+        input: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        rule: &FiringRule,
+    ) -> LifForward<Self> {
+        cpu::flex_forward(input, decay, rule)
+    }
+
+    fn lif_backward(
+        membrane: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        grad_spikes: Option<FloatTensor<Self>>,
+        grad_membrane: Option<FloatTensor<Self>>,
+        rule: &FiringRule,
+        want_decay_grad: bool,
+    ) -> LifGrads<Self> {
+        cpu::flex_backward(
+            membrane,
+            decay,
+            grad_spikes,
+            grad_membrane,
+            rule,
+            want_decay_grad,
+        )
+    }
+}
+
+/// burn's CUDA backend runs the generic path until the CubeCL kernel lands.
+#[cfg(feature = "cuda")]
+impl<F: burn::backend::cuda::FloatElement, I: burn::backend::cuda::IntElement> LifBackend
+    for burn::backend::Cuda<F, I>
+{
+}
+
+/// Output of [`multi_step`].
+#[derive(Debug, Clone)]
+pub struct MultiStep<B: Backend, const D: usize> {
+    /// Spikes `[T, ...]`, differentiable (surrogate gradient).
+    pub spikes: Tensor<B, D>,
+    /// Membrane potential `[T, ...]` before the spike test, differentiable.
+    pub membrane: Tensor<B, D>,
+    /// Total spike count, shape `[1]`, detached.
+    pub spike_count: Tensor<B, 1>,
+}
+
+/// Runs a LIF layer over a whole sequence `x` (`[T, ...]`) as one fused operation.
+///
+/// `decay` has shape `[1]` and may require a gradient (learnable decay). Spikes and membrane
+/// are both differentiable; backpropagating from both runs the BPTT pass once per output
+/// (the two contributions add up, by linearity).
+pub fn multi_step<B: LifBackend, const D: usize>(
+    x: Tensor<B, D>,
+    decay: Tensor<B, 1>,
+    rule: &FiringRule,
+) -> MultiStep<B, D> {
+    let out = B::lif_forward(
+        x.into_primitive().tensor(),
+        decay.into_primitive().tensor(),
+        rule,
+    );
+    MultiStep {
+        spikes: Tensor::from_primitive(TensorPrimitive::Float(out.spikes)),
+        membrane: Tensor::from_primitive(TensorPrimitive::Float(out.membrane)),
+        spike_count: Tensor::from_primitive(TensorPrimitive::Float(out.spike_count)),
+    }
+}

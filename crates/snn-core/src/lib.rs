@@ -1,0 +1,29 @@
+//! # snn-core
+//!
+//! Spiking neurons for [burn](https://burn.dev): the LIF family in one configurable neuron,
+//! multi-step execution over time-first `[T, B, ...]` sequences, a single-step API for
+//! streaming, a fused forward/backward kernel, and firing statistics.
+//!
+//! - [`LifConfig`] describes a neuron (decay, threshold, spike test, reset, surrogate); the
+//!   presets [`LifConfig::ma_snn_event`] and [`LifConfig::ms_resnet`] match the official MA-SNN
+//!   code exactly.
+//! - [`Lif`] is the layer: [`Lif::forward`] runs the whole sequence as one fused autodiff
+//!   operation ([`fused`]), [`Lif::forward_reference`] runs the same dynamics from plain tensor
+//!   ops ([`reference`]), [`Lif::step`] advances one step with explicit state.
+//! - [`FiringStats`] / [`FiringMonitor`] give per-layer spike counts and rates.
+//!
+//! Everything is generic over the burn backend; the fused kernel is specialised for `Flex`
+//! (CPU) and runs a generic tensor-op path elsewhere (see [`fused::LifBackend`]).
+
+pub mod config;
+pub mod error;
+pub mod fused;
+pub mod neuron;
+pub mod reference;
+pub mod stats;
+
+pub use config::{FireTest, FiringRule, LifConfig, Reset, Surrogate};
+pub use error::{ConfigError, ShapeError};
+pub use fused::{LifBackend, MultiStep};
+pub use neuron::{Lif, LifState};
+pub use stats::{FiringMonitor, FiringStats};

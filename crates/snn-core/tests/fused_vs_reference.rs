@@ -1,0 +1,308 @@
+//! The fused kernel against the reference implementation in f64: identical spikes, membrane
+//! and gradients (to ~1e-12) for every spike test, reset, surrogate and reset detachment,
+//! with fixed and learnable decay; and the generic (CUDA fallback) path against the CPU kernel.
+
+use burn::backend::{Autodiff, Flex};
+use burn::module::Param;
+use burn::tensor::ops::FloatTensorOps;
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use snn_core::fused::{generic, LifBackend};
+use snn_core::{FireTest, Lif, LifConfig, Reset, Surrogate};
+
+type B = Autodiff<Flex>;
+
+/// SplitMix64: a tiny deterministic generator, so the tests need no RNG crate.
+struct Rng(u64);
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn uniform(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| lo + (hi - lo) * self.next_f64()).collect()
+    }
+}
+
+fn tensor3(values: Vec<f64>, dims: [usize; 3]) -> Tensor<B, 3> {
+    Tensor::from_data(
+        TensorData::new(values, dims),
+        (&Default::default(), DType::F64),
+    )
+}
+
+fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
+    t.into_data().iter::<f64>().collect()
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+fn all_configs() -> Vec<LifConfig> {
+    let fire_tests = [FireTest::GreaterOrEqual, FireTest::Greater];
+    let resets = [
+        Reset::Hard { value: 0.05 },
+        Reset::Subtract,
+        Reset::LeakToThreshold,
+    ];
+    let surrogates = [
+        Surrogate::Rectangle { lens: 0.25 },
+        Surrogate::Sigmoid { alpha: 4.0 },
+        Surrogate::Atan { alpha: 2.0 },
+        Surrogate::Triangle { width: 0.4 },
+    ];
+    let mut configs = Vec::new();
+    for fire_test in fire_tests {
+        for reset in resets {
+            for surrogate in surrogates {
+                for detach in [false, true] {
+                    for learnable in [false, true] {
+                        configs.push(
+                            LifConfig::ma_snn_event()
+                                .with_decay(0.6)
+                                .with_learnable_decay(learnable)
+                                .with_fire_test(fire_test)
+                                .with_reset(reset)
+                                .with_surrogate(surrogate)
+                                .with_detach_reset(detach),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    configs
+}
+
+/// Builds the layer in f64 (a learnable decay's logit is created in f64 too).
+fn layer(config: &LifConfig) -> Lif<B> {
+    let device = Default::default();
+    let mut lif = config.init::<B>(&device).unwrap();
+    if config.learnable_decay {
+        let logit = (config.decay / (1.0 - config.decay)).ln();
+        lif.decay_logit = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(vec![logit], [1]),
+            (&device, DType::F64),
+        )));
+    }
+    lif
+}
+
+struct Run {
+    spikes: Vec<f64>,
+    membrane: Vec<f64>,
+    grad_x: Vec<f64>,
+    grad_logit: Option<f64>,
+}
+
+/// Loss = sum(ws * spikes) + sum(wu * membrane), so both outputs' gradient paths are used.
+fn run(
+    config: &LifConfig,
+    fused: bool,
+    x: &[f64],
+    ws: &[f64],
+    wu: &[f64],
+    dims: [usize; 3],
+) -> Run {
+    let lif = layer(config);
+    let x = tensor3(x.to_vec(), dims).require_grad();
+    let (spikes, membrane) = if fused {
+        let out = lif.forward_full(x.clone());
+        (out.spikes, out.membrane)
+    } else {
+        lif.forward_reference(x.clone())
+    };
+    let loss = (spikes.clone() * tensor3(ws.to_vec(), dims)).sum()
+        + (membrane.clone() * tensor3(wu.to_vec(), dims)).sum();
+    let grads = loss.backward();
+    Run {
+        spikes: values(spikes),
+        membrane: values(membrane),
+        grad_x: x
+            .grad(&grads)
+            .map(|g| g.into_data().iter::<f64>().collect())
+            .unwrap(),
+        grad_logit: lif.decay_logit.as_ref().map(|p| {
+            p.val()
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .iter::<f64>()
+                .next()
+                .unwrap()
+        }),
+    }
+}
+
+#[test]
+fn fused_matches_reference_for_every_configuration() {
+    let dims = [9, 3, 17];
+    let n: usize = dims.iter().product();
+    let mut rng = Rng(7);
+    let mut checked_spikes = 0.0;
+    for (i, config) in all_configs().iter().enumerate() {
+        let x = rng.uniform(n, -0.3, 0.7);
+        let ws = rng.uniform(n, -1.0, 1.0);
+        let wu = rng.uniform(n, -1.0, 1.0);
+        let fused = run(config, true, &x, &ws, &wu, dims);
+        let reference = run(config, false, &x, &ws, &wu, dims);
+        assert_eq!(fused.spikes, reference.spikes, "config {i}: {config:?}");
+        checked_spikes += fused.spikes.iter().sum::<f64>();
+        assert!(
+            max_abs_diff(&fused.membrane, &reference.membrane) <= 1e-12,
+            "config {i}"
+        );
+        let scale = reference.grad_x.iter().fold(1.0_f64, |m, g| m.max(g.abs()));
+        let diff = max_abs_diff(&fused.grad_x, &reference.grad_x);
+        assert!(
+            diff <= 1e-12 * scale,
+            "config {i}: grad_x differs by {diff} (scale {scale}): {config:?}"
+        );
+        match (fused.grad_logit, reference.grad_logit) {
+            (Some(a), Some(b)) => assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "config {i}: decay grad {a} vs {b}"
+            ),
+            (None, None) => assert!(!config.learnable_decay),
+            other => panic!("config {i}: decay gradient presence differs: {other:?}"),
+        }
+    }
+    // The inputs must exercise both spiking and silent neurons, or the comparison proves little.
+    let total = (all_configs().len() * n) as f64;
+    assert!(
+        checked_spikes > 0.1 * total && checked_spikes < 0.9 * total,
+        "spike fraction {}",
+        checked_spikes / total
+    );
+}
+
+#[test]
+fn official_presets_match_reference() {
+    let dims = [12, 2, 64];
+    let n: usize = dims.iter().product();
+    let mut rng = Rng(11);
+    for config in [LifConfig::ma_snn_event(), LifConfig::ms_resnet()] {
+        let x = rng.uniform(n, -0.5, 1.0);
+        let ws = rng.uniform(n, -1.0, 1.0);
+        let wu = vec![0.0; n];
+        let fused = run(&config, true, &x, &ws, &wu, dims);
+        let reference = run(&config, false, &x, &ws, &wu, dims);
+        assert_eq!(fused.spikes, reference.spikes);
+        assert!(max_abs_diff(&fused.grad_x, &reference.grad_x) <= 1e-12);
+    }
+}
+
+#[test]
+fn official_event_neuron_by_hand() {
+    // One neuron, official event constants: u = h + x, fire at u >= 0.3, store 0.3*(s*0.3 + (1-s)*u).
+    let x = [0.2, 0.25, 0.1, 0.3, 0.0];
+    let (mut h, mut expected_s, mut expected_u) = (0.0_f64, vec![], vec![]);
+    for xi in x {
+        let u = h + xi;
+        let s = if u >= 0.3 { 1.0 } else { 0.0 };
+        h = 0.3 * (s * 0.3 + (1.0 - s) * u);
+        expected_s.push(s);
+        expected_u.push(u);
+    }
+    assert_eq!(expected_s, [0.0, 1.0, 0.0, 1.0, 0.0]);
+    let lif = layer(&LifConfig::ma_snn_event());
+    let out = lif.forward_full(tensor3(x.to_vec(), [5, 1, 1]));
+    assert_eq!(values(out.spikes), expected_s);
+    assert!(max_abs_diff(&values(out.membrane), &expected_u) < 1e-15);
+    assert_eq!(values(out.spike_count), [2.0]);
+}
+
+#[test]
+fn ms_resnet_first_step_is_the_input_and_threshold_is_strict() {
+    let lif = layer(&LifConfig::ms_resnet());
+    // u0 = x0 = 0.5 (not > 0.5: silent); u1 = 0.25*0.5 + 0.4 = 0.525 (spike); reset to 0: u2 = 0.5.
+    let out = lif.forward_full(tensor3(vec![0.5, 0.4, 0.5], [3, 1, 1]));
+    assert_eq!(values(out.spikes), [0.0, 1.0, 0.0]);
+    assert!(max_abs_diff(&values(out.membrane), &[0.5, 0.525, 0.5]) < 1e-15);
+}
+
+fn flex_values(t: burn::tensor::ops::FloatTensor<Flex>) -> Vec<f64> {
+    Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(t))
+        .into_data()
+        .iter::<f64>()
+        .collect()
+}
+
+#[test]
+fn generic_path_matches_cpu_kernel() {
+    // The generic path is what CUDA runs: check it against the CPU kernel on the same inputs.
+    let dims = [6, 2, 11];
+    let n: usize = dims.iter().product();
+    let device = Default::default();
+    let mut rng = Rng(3);
+    // Backend-level tensors keep the data's dtype (f64).
+    let flex = |v: Vec<f64>, shape: &[usize]| {
+        Flex::float_from_data(TensorData::new(v, shape.to_vec()), &device)
+    };
+    for config in all_configs().iter().filter(|c| !c.learnable_decay) {
+        let x = flex(rng.uniform(n, -0.3, 0.7), &dims);
+        let decay = || flex(vec![config.decay], &[1]);
+        let cpu = Flex::lif_forward(x.clone(), decay(), &config.rule);
+        let gen = generic::forward::<Flex>(x, decay(), &config.rule);
+        let cpu_membrane = flex_values(cpu.membrane.clone());
+        assert_eq!(flex_values(cpu.spikes), flex_values(gen.spikes));
+        assert!(max_abs_diff(&cpu_membrane, &flex_values(gen.membrane)) <= 1e-12);
+        assert_eq!(flex_values(cpu.spike_count), flex_values(gen.spike_count));
+
+        let gs = || Some(flex(Rng(5).uniform(n, -1.0, 1.0), &dims));
+        let gu = || Some(flex(Rng(6).uniform(n, -1.0, 1.0), &dims));
+        let a = Flex::lif_backward(
+            cpu.membrane.clone(),
+            decay(),
+            gs(),
+            gu(),
+            &config.rule,
+            true,
+        );
+        let b = generic::backward::<Flex>(cpu.membrane, decay(), gs(), gu(), &config.rule, true);
+        assert!(
+            max_abs_diff(&flex_values(a.input), &flex_values(b.input)) <= 1e-12,
+            "{config:?}"
+        );
+        let (da, db) = (
+            flex_values(a.decay.unwrap())[0],
+            flex_values(b.decay.unwrap())[0],
+        );
+        assert!((da - db).abs() <= 1e-12 * db.abs().max(1.0), "{da} vs {db}");
+    }
+}
+
+#[test]
+fn f32_fused_matches_reference_spikes_exactly() {
+    // The forward arithmetic is the same operations in the same order, so even in f32 the
+    // spikes and membrane agree bit for bit.
+    let dims = [20, 4, 33];
+    let n: usize = dims.iter().product();
+    let device = Default::default();
+    let x: Tensor<B, 3> = Tensor::from_data(
+        TensorData::new(
+            Rng(9)
+                .uniform(n, -0.3, 0.7)
+                .iter()
+                .map(|&v| v as f32)
+                .collect(),
+            dims,
+        ),
+        (&device, DType::F32),
+    );
+    for config in all_configs().iter().filter(|c| !c.learnable_decay) {
+        let lif = config.init::<B>(&device).unwrap();
+        let fused = lif.forward_full(x.clone());
+        let (s, u) = lif.forward_reference(x.clone());
+        assert_eq!(fused.spikes.dtype(), DType::F32);
+        assert_eq!(values(fused.spikes), values(s));
+        assert_eq!(values(fused.membrane), values(u));
+    }
+}
