@@ -110,10 +110,16 @@ impl LifBackend for burn_flex::Flex {
     }
 }
 
-/// burn's CUDA backend runs the generic path until the CubeCL kernel lands.
+/// burn's CubeCL backends (`Cuda` is `CubeBackend<CudaRuntime, ..>`) run the generic path
+/// until the CubeCL kernel lands.
 #[cfg(feature = "cuda")]
-impl<F: burn::backend::cuda::FloatElement, I: burn::backend::cuda::IntElement> LifBackend
-    for burn::backend::Cuda<F, I>
+impl<R, F, I, BT> LifBackend for burn_cubecl::CubeBackend<R, F, I, BT>
+where
+    R: burn_cubecl::CubeRuntime,
+    F: burn_cubecl::FloatElement,
+    I: burn_cubecl::IntElement,
+    BT: burn_cubecl::BoolElement,
+    burn_cubecl::CubeBackend<R, F, I, BT>: Backend,
 {
 }
 
@@ -149,3 +155,12 @@ pub fn multi_step<B: LifBackend, const D: usize>(
         spike_count: Tensor::from_primitive(TensorPrimitive::Float(out.spike_count)),
     }
 }
+
+/// Compile-time proof that training on CUDA reaches the fused op: `cargo check --features cuda`
+/// fails if `Autodiff<Cuda>` stops implementing [`LifBackend`].
+#[cfg(feature = "cuda")]
+const _: fn() = || {
+    fn assert_lif_backend<B: LifBackend>() {}
+    assert_lif_backend::<burn::backend::Autodiff<burn::backend::Cuda>>();
+    assert_lif_backend::<burn::backend::Cuda>();
+};
