@@ -1,0 +1,170 @@
+//! [`MultiDimAttention`]: the TA -> CA -> SA combination of one layer.
+
+use burn::module::Module;
+use burn::tensor::activation::relu;
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+use crate::channel::ChannelAttention;
+use crate::config::AttentionConfig;
+use crate::error::AttentionError;
+use crate::spatial::SpatialAttention;
+use crate::temporal::{broadcast_leading, TemporalAttention};
+
+/// The attention weights of one forward pass, for inspection and plots. `S` is 1 in the
+/// official form (one vector/map per sample, shared by all steps) and `T` in the paper form.
+#[derive(Debug, Clone)]
+pub struct AttentionWeights<B: Backend> {
+    /// Temporal weights `[T, B]`.
+    pub temporal: Option<Tensor<B, 2>>,
+    /// Channel weights `[S, B, C]`.
+    pub channel: Option<Tensor<B, 3>>,
+    /// Spatial weights `[S, B, H, W]`.
+    pub spatial: Option<Tensor<B, 4>>,
+}
+
+impl<B: Backend> AttentionWeights<B> {
+    fn empty() -> Self {
+        Self {
+            temporal: None,
+            channel: None,
+            spatial: None,
+        }
+    }
+}
+
+/// The attention block of one layer: the configured dimensions, each rescaling the output of
+/// the previous one (T, then C, then S), then an optional ReLU.
+///
+/// [`MultiDimAttention::forward`] is the official code's sequence-level form. For the paper
+/// form, where CA and SA act inside the neuron recurrence, use
+/// [`AttentionLif`](crate::AttentionLif).
+#[derive(Module, Debug)]
+pub struct MultiDimAttention<B: Backend> {
+    /// Temporal attention, when the variant contains T.
+    pub temporal: Option<TemporalAttention<B>>,
+    /// Channel attention, when the variant contains C.
+    pub channel: Option<ChannelAttention<B>>,
+    /// Spatial attention, when the variant contains S.
+    pub spatial: Option<SpatialAttention<B>>,
+    #[module(skip)]
+    config: AttentionConfig,
+}
+
+impl AttentionConfig {
+    /// Builds the block after checking the configuration.
+    pub fn init<B: Backend>(
+        &self,
+        device: &B::Device,
+    ) -> Result<MultiDimAttention<B>, AttentionError> {
+        self.validate()?;
+        Ok(MultiDimAttention {
+            temporal: self
+                .kind
+                .temporal()
+                .then(|| TemporalAttention::new(self.steps, self.temporal_hidden(), device)),
+            channel: self
+                .kind
+                .channel()
+                .then(|| ChannelAttention::new(self.channels, self.channel_hidden(), device)),
+            spatial: self
+                .kind
+                .spatial()
+                .then(|| SpatialAttention::new(self.sa_kernel, device)),
+            config: *self,
+        })
+    }
+}
+
+impl<B: Backend> MultiDimAttention<B> {
+    /// The configuration the block was built from.
+    pub fn config(&self) -> &AttentionConfig {
+        &self.config
+    }
+
+    /// Checks that `dims` (`[T, B, ...]`) fits this block: `T` and, for CA/SA, a
+    /// `[T, B, C, H, W]` layout with the configured `C`.
+    pub fn check_input(&self, dims: &[usize]) -> Result<(), AttentionError> {
+        let shape_err = |what: String| Err(AttentionError::Shape(what));
+        if dims.len() < 3 {
+            return shape_err(format!("expected [T, B, ...] of rank >= 3, got {dims:?}"));
+        }
+        if self.temporal.is_some() && dims[0] != self.config.steps {
+            return shape_err(format!(
+                "temporal attention was built for T = {} but the input is {dims:?}",
+                self.config.steps
+            ));
+        }
+        if self.channel.is_some() || self.spatial.is_some() {
+            if dims.len() != 5 {
+                return shape_err(format!(
+                    "channel/spatial attention need [T, B, C, H, W], got {dims:?}"
+                ));
+            }
+            if self.channel.is_some() && dims[2] != self.config.channels {
+                return shape_err(format!(
+                    "channel attention was built for C = {} but the input is {dims:?}",
+                    self.config.channels
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Official form: rescales the pre-neuron input of a whole sequence `[T, B, ...]` (rank 5
+    /// when CA or SA is used; any rank >= 3 for TA alone, e.g. `[T, B, F]` in FC layers).
+    ///
+    /// # Panics
+    /// If the input does not fit ([`MultiDimAttention::check_input`] says why).
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        self.forward_with_weights(x).0
+    }
+
+    /// [`MultiDimAttention::forward`], also returning the weights it applied.
+    pub fn forward_with_weights<const D: usize>(
+        &self,
+        x: Tensor<B, D>,
+    ) -> (Tensor<B, D>, AttentionWeights<B>) {
+        if let Err(err) = self.check_input(&x.dims()) {
+            panic!("{err}");
+        }
+        let mut weights = AttentionWeights::empty();
+        let mut out = x;
+        if let Some(ta) = &self.temporal {
+            let g = ta.weights(&out);
+            weights.temporal = Some(g.clone());
+            out = out * broadcast_leading(g);
+        }
+        if let Some(ca) = &self.channel {
+            let g = ca.sequence_weights(&rank5(&out));
+            let [batch, channels] = g.dims();
+            weights.channel = Some(g.clone().reshape([1, batch, channels]));
+            out = out * reshape_like::<B, D>(g.reshape([1, batch, channels, 1, 1]));
+        }
+        if let Some(sa) = &self.spatial {
+            let g = sa.sequence_weights(&rank5(&out));
+            let [batch, height, width] = g.dims();
+            weights.spatial = Some(g.clone().reshape([1, batch, height, width]));
+            out = out * reshape_like::<B, D>(g.reshape([1, batch, 1, height, width]));
+        }
+        if self.config.trailing_relu && self.config.kind != crate::AttentionKind::None {
+            out = relu(out);
+        }
+        (out, weights)
+    }
+}
+
+/// A rank-5 view of a tensor already checked to be rank 5.
+fn rank5<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Tensor<B, 5> {
+    let dims = x.dims();
+    x.clone()
+        .reshape([dims[0], dims[1], dims[2], dims[3], dims[4]])
+}
+
+/// A rank-5 tensor as rank `D` (same shape; `D` is 5 whenever this is called).
+pub(crate) fn reshape_like<B: Backend, const D: usize>(g: Tensor<B, 5>) -> Tensor<B, D> {
+    let dims = g.dims();
+    let mut shape = [1usize; D];
+    shape.copy_from_slice(&dims[..D]);
+    g.reshape(shape)
+}

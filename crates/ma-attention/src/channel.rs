@@ -1,0 +1,47 @@
+//! Channel attention (CA): one weight per channel and sample.
+
+use burn::module::Module;
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+use crate::mlp::SharedMlp;
+
+/// Channel attention for conv-layer tensors.
+#[derive(Module, Debug)]
+pub struct ChannelAttention<B: Backend> {
+    /// The `C -> floor(C/r_c) -> C` MLP.
+    pub mlp: SharedMlp<B>,
+}
+
+impl<B: Backend> ChannelAttention<B> {
+    /// A block for `channels` channels.
+    pub fn new(channels: usize, hidden: usize, device: &B::Device) -> Self {
+        Self {
+            mlp: SharedMlp::new(channels, hidden, device),
+        }
+    }
+
+    /// Official form: weights `[B, C]` of a whole sequence `[T, B, C, H, W]`, pooled per
+    /// channel over `(T, H, W)` jointly (row-major, so max ties go to the earliest step).
+    pub fn sequence_weights(&self, x: &Tensor<B, 5>) -> Tensor<B, 2> {
+        let [steps, batch, channels, height, width] = x.dims();
+        let per_channel: Tensor<B, 3> =
+            x.clone()
+                .permute([1, 2, 0, 3, 4])
+                .reshape([batch, channels, steps * height * width]);
+        self.pooled(per_channel)
+    }
+
+    /// Paper form: weights `[B, C]` of one step's membrane `[B, C, H, W]`, pooled over `(H, W)`.
+    pub fn step_weights(&self, u: &Tensor<B, 4>) -> Tensor<B, 2> {
+        let [batch, channels, height, width] = u.dims();
+        self.pooled(u.clone().reshape([batch, channels, height * width]))
+    }
+
+    fn pooled(&self, per_channel: Tensor<B, 3>) -> Tensor<B, 2> {
+        let [batch, channels, _] = per_channel.dims();
+        let avg = per_channel.clone().mean_dim(2).reshape([batch, channels]);
+        let max = per_channel.max_dim(2).reshape([batch, channels]);
+        self.mlp.weights(avg, max)
+    }
+}
