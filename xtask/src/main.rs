@@ -1,8 +1,10 @@
 //! `cargo xtask <command>`: the project's workflows.
 //!
 //! - `bench lif [--json]`: fused vs reference LIF forward+backward timing.
+//! - `verify-official FILE...`: golden equivalence with the official PyTorch code.
 
 mod bench;
+mod verify;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -21,10 +23,15 @@ enum Command {
         #[command(subcommand)]
         which: bench::Bench,
     },
+    /// Checks fixture files of the official PyTorch code (f64 runs) against our models: builds
+    /// each model, loads `param.*`, runs a training step and an evaluation pass, and compares
+    /// every recorded group. Exits non-zero if any relative error exceeds the tolerance.
+    VerifyOfficial(verify::VerifyArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Bench { which } => bench::run(which),
+        Command::VerifyOfficial(args) => verify::run(args),
     }
 }

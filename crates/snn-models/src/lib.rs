@@ -1,8 +1,37 @@
 //! # snn-models
 //!
-//! The MA-SNN event networks (DVS128 Gesture / Gait), the 5-layer PLIF-style network and
-//! Res-SNN-18/34/104 (MS-ResNet style), vanilla or with attention, with import of official
-//! PyTorch checkpoints and golden equivalence against the official code.
+//! The MA-SNN networks, built from `snn-core` neurons and `ma-attention` blocks:
 //!
-//! Not implemented yet: this crate is an empty workspace member so the dependency graph is fixed
-//! (it depends on `snn-core` and `ma-attention`). See docs/ARCHITECTURE.md.
+//! - [`EventNet`]: the official 3-layer event network (DVS128 Gesture / Gait), any attention
+//!   variant, configurable widths, input size and T.
+//! - [`ResSnn`]: Res-SNN-18/34/104 in the MS-ResNet style of the official code.
+//! - Official checkpoints: [`StateDict`] reads/writes safetensors (f64, f32, f16, bf16);
+//!   [`load_official`] / [`save_official`] map official `state_dict` names and shapes onto our
+//!   modules, listing every missing, unexpected or mis-shaped tensor.
+//! - [`official::verify_fixture`]: golden equivalence with the official PyTorch code.
+//!
+//! Sequences are time-first, `[T, B, ...]`; the official code's `[B, T, ...]` is transposed at
+//! the boundary (see `official.rs`).
+
+pub mod error;
+pub mod event;
+pub mod norm;
+pub mod official;
+pub mod resnet;
+pub mod state;
+
+pub use error::ModelError;
+pub use event::{EventNet, EventNetConfig, EventOutput};
+pub use norm::BatchNorm;
+pub use resnet::{ResOutput, ResSnn, ResSnnConfig};
+pub use state::{load_official, save_official, OfficialSlots, StateDict};
+
+/// Whether a forward pass trains (BatchNorm uses and updates batch statistics, dropout is on)
+/// or evaluates (running statistics, no dropout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Training.
+    Train,
+    /// Evaluation.
+    Eval,
+}

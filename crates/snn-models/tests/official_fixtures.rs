@@ -1,0 +1,176 @@
+//! Golden equivalence: every fixture of the official PyTorch code (f64, one training step and
+//! an evaluation pass) is reproduced to 1e-9 in every group, and state dicts round-trip.
+
+use std::path::PathBuf;
+
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::DType;
+use ma_attention::AttentionKind;
+use snn_models::official::verify_fixture;
+use snn_models::{load_official, save_official, EventNetConfig, ModelError, StateDict};
+
+type B = Autodiff<Flex>;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/official")
+        .join(name)
+}
+
+fn check(name: &str) {
+    let report = verify_fixture::<B>(&fixture(name), &Default::default()).unwrap();
+    for g in &report.groups {
+        println!(
+            "{name} {:<13} {:>3} keys  max rel err {:.2e}  ({})",
+            g.group, g.keys, g.max_rel_error, g.worst_key
+        );
+    }
+    let groups: Vec<&str> = report.groups.iter().map(|g| g.group).collect();
+    for expected in [
+        "train.output",
+        "train.loss",
+        "grad",
+        "after",
+        "eval.output",
+        "rate",
+    ] {
+        assert!(
+            groups.contains(&expected),
+            "{name}: group {expected} was not compared"
+        );
+    }
+    assert!(report.passed(1e-9), "{name}: {:#?}", report.groups);
+}
+
+#[test]
+fn event_vanilla_matches_the_official_code() {
+    check("event_no_T12.safetensors");
+}
+
+#[test]
+fn event_tcsa_matches_the_official_code() {
+    check("event_TCSA_T12.safetensors");
+}
+
+#[test]
+fn resnet_vanilla_matches_the_official_code() {
+    check("resnet_no_T2.safetensors");
+}
+
+#[test]
+fn resnet_csa_matches_the_official_code() {
+    check("resnet_CSA_T2.safetensors");
+}
+
+fn small_event_config() -> EventNetConfig {
+    let mut c = EventNetConfig::gesture(12, AttentionKind::Tcsa);
+    c.channels = vec![16, 32, 32];
+    c.height = 16;
+    c.width = 16;
+    c.fc_hidden = 64;
+    c.t_ratio = 4;
+    c
+}
+
+#[test]
+fn state_dict_round_trips_through_safetensors() {
+    let device = Default::default();
+    let state = StateDict::read(&fixture("event_TCSA_T12.safetensors"))
+        .unwrap()
+        .with_prefix("param.");
+    let mut net = small_event_config().init::<B>(&device).unwrap();
+    load_official(&mut net, &state, DType::F64, &device).unwrap();
+    let saved = save_official(&net);
+    assert_eq!(
+        saved.tensors.keys().collect::<Vec<_>>(),
+        state.tensors.keys().collect::<Vec<_>>()
+    );
+    for (name, data) in &state.tensors {
+        let a: Vec<f64> = data.iter::<f64>().collect();
+        let b: Vec<f64> = saved.tensors[name].iter::<f64>().collect();
+        assert_eq!(a, b, "{name}");
+        assert_eq!(data.shape, saved.tensors[name].shape, "{name}");
+    }
+    // Through a file, in f32 and f16 as well: loading converts.
+    let dir = std::env::temp_dir().join(format!("snn-models-roundtrip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for dtype in [DType::F64, DType::F32, DType::F16, DType::BF16] {
+        let mut converted = saved.clone();
+        for data in converted.tensors.values_mut() {
+            if data.dtype.is_float() {
+                *data = data.clone().convert_dtype(dtype);
+            }
+        }
+        let path = dir.join(format!("{dtype:?}.safetensors"));
+        converted.write(&path).unwrap();
+        let back = StateDict::read(&path).unwrap();
+        let mut net2 = small_event_config().init::<B>(&device).unwrap();
+        load_official(&mut net2, &back, DType::F64, &device).unwrap();
+        let again = save_official(&net2);
+        let w = |s: &StateDict| -> Vec<f64> {
+            s.tensors["convAttLIF1.conv2d.weight"]
+                .iter::<f64>()
+                .collect()
+        };
+        let tolerance = match dtype {
+            DType::F64 => 0.0,
+            DType::F32 => 1e-7,
+            _ => 1e-2,
+        };
+        for (a, b) in w(&again).iter().zip(w(&saved)) {
+            assert!(
+                (a - b).abs() <= tolerance * b.abs().max(1e-3),
+                "{dtype:?}: {a} vs {b}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_state_dict_that_does_not_fit_lists_every_problem() {
+    let device = Default::default();
+    let mut state = StateDict::read(&fixture("event_TCSA_T12.safetensors"))
+        .unwrap()
+        .with_prefix("param.");
+    state.tensors.remove("FC1.linear.bias");
+    let w = state.tensors.remove("convAttLIF0.conv2d.weight").unwrap();
+    state.tensors.insert(
+        "convAttLIF0.conv2d.weight".into(),
+        burn::tensor::TensorData::new(vec![0.0f64; 3], [3]),
+    );
+    state.tensors.insert("extra.weight".into(), w);
+    let mut net = small_event_config().init::<B>(&device).unwrap();
+    let err = load_official(&mut net, &state, DType::F64, &device).unwrap_err();
+    let msg = err.to_string();
+    match err {
+        ModelError::StateDict {
+            missing,
+            unexpected,
+            mismatched,
+        } => {
+            assert_eq!(missing, ["FC1.linear.bias"]);
+            assert_eq!(unexpected, ["extra.weight"]);
+            assert_eq!(mismatched.len(), 1);
+            assert!(
+                mismatched[0].contains("convAttLIF0.conv2d.weight"),
+                "{mismatched:?}"
+            );
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    assert!(msg.contains("missing (1): FC1.linear.bias"), "{msg}");
+}
+
+#[test]
+fn unreadable_files_name_the_path() {
+    let path = std::env::temp_dir().join(format!("not-safetensors-{}.bin", std::process::id()));
+    std::fs::write(&path, b"\x05\x00\x00\x00\x00\x00\x00\x00{oops").unwrap();
+    let err = StateDict::read(&path).unwrap_err().to_string();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    std::fs::remove_file(&path).ok();
+    let missing = StateDict::read(std::path::Path::new("/nonexistent/x.safetensors"))
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("/nonexistent/x.safetensors"), "{missing}");
+}
