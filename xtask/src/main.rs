@@ -2,8 +2,10 @@
 //!
 //! - `bench lif [--json]`: fused vs reference LIF forward+backward timing.
 //! - `verify-official FILE...`: golden equivalence with the official PyTorch code.
+//! - `summary --model M --attention A [--T N] [--json]`: layers, parameters, neurons, MACs.
 
 mod bench;
+mod summary;
 mod verify;
 
 use anyhow::Result;
@@ -27,11 +29,14 @@ enum Command {
     /// each model, loads `param.*`, runs a training step and an evaluation pass, and compares
     /// every recorded group. Exits non-zero if any relative error exceeds the tolerance.
     VerifyOfficial(verify::VerifyArgs),
+    /// Prints a model's layers with output shape, parameters, neurons and MACs per step.
+    Summary(summary::SummaryArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Bench { which } => bench::run(which),
         Command::VerifyOfficial(args) => verify::run(args),
+        Command::Summary(args) => summary::run(args),
     }
 }

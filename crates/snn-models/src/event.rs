@@ -69,6 +69,22 @@ impl EventNetConfig {
         }
     }
 
+    /// The official Gait network as released (`MA_SNN/DVSGait/CNN/Networks/Att_SNN.py`, the same
+    /// as the CIFAR10-DVS one): 2x128x128 input, conv 32-64-128-256-512 with avg-pools 2, 2, 2,
+    /// 2, 4, FC 2048-256-21. It matches neither of the paper's Gait models (see the reference).
+    pub fn gait(steps: usize, attention: AttentionKind) -> Self {
+        Self {
+            height: 128,
+            width: 128,
+            channels: vec![32, 64, 128, 256, 512],
+            pools: vec![2, 2, 2, 2, 4],
+            fc_hidden: 256,
+            classes: 21,
+            t_ratio: 2,
+            ..Self::gesture(steps, attention)
+        }
+    }
+
     fn conv_attention(&self, channels: usize) -> AttentionConfig {
         AttentionConfig::official(self.attention, self.steps, channels)
             .with_t_ratio(self.t_ratio)
@@ -192,12 +208,14 @@ pub struct EventOutput<B: Backend> {
     pub layers: Vec<(String, FiringStats)>,
 }
 
-impl<B: LifBackend> EventNet<B> {
+impl<B: Backend> EventNet<B> {
     /// The configuration the network was built from.
     pub fn config(&self) -> &EventNetConfig {
         &self.config
     }
+}
 
+impl<B: LifBackend> EventNet<B> {
     /// Runs event frames `[T, B, C, H, W]` (counts, time-first).
     pub fn forward(&self, frames: Tensor<B, 5>, mode: Mode) -> EventOutput<B> {
         let [steps, batch, ..] = frames.dims();

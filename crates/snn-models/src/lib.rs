@@ -4,7 +4,11 @@
 //!
 //! - [`EventNet`]: the official 3-layer event network (DVS128 Gesture / Gait), any attention
 //!   variant, configurable widths, input size and T.
-//! - [`ResSnn`]: Res-SNN-18/34/104 in the MS-ResNet style of the official code.
+//! - [`EventNetConfig::gait`]: the official Gait network (5 conv blocks on 128x128).
+//! - [`PlifNet`]: the paper's 5-layer PLIF-style network.
+//! - [`ResSnn`]: Res-SNN-18/34/104 in the MS-ResNet style of the official code (optionally
+//!   with the original MS-ResNet-104 deep stem).
+//! - [`ModelSummary`]: per-layer output shape, parameters, neurons and MACs.
 //! - Official checkpoints: [`StateDict`] reads/writes safetensors (f64, f32, f16, bf16);
 //!   [`load_official`] / [`save_official`] map official `state_dict` names and shapes onto our
 //!   modules, listing every missing, unexpected or mis-shaped tensor.
@@ -17,14 +21,18 @@ pub mod error;
 pub mod event;
 pub mod norm;
 pub mod official;
+pub mod plif;
 pub mod resnet;
 pub mod state;
+pub mod summary;
 
 pub use error::ModelError;
 pub use event::{EventNet, EventNetConfig, EventOutput};
 pub use norm::BatchNorm;
+pub use plif::{PlifNet, PlifNetConfig};
 pub use resnet::{ResOutput, ResSnn, ResSnnConfig};
 pub use state::{load_official, save_official, OfficialSlots, StateDict};
+pub use summary::{LayerSummary, ModelSummary};
 
 /// Whether a forward pass trains (BatchNorm uses and updates batch statistics, dropout is on)
 /// or evaluates (running statistics, no dropout).

@@ -42,6 +42,10 @@ pub struct ResSnnConfig {
     pub dropout: f64,
     /// The neuron (official: [`LifConfig::ms_resnet`]).
     pub neuron: LifConfig,
+    /// Use the original MS-ResNet-104 stem (three 3x3 convolutions with bias, the first with
+    /// stride 2, then one tdBN) instead of the Att-Res-SNN code's 7x7 stem.
+    #[serde(default)]
+    pub deep_stem: bool,
 }
 
 impl ResSnnConfig {
@@ -58,6 +62,7 @@ impl ResSnnConfig {
             sa_kernel: 3,
             dropout: 0.2,
             neuron: LifConfig::ms_resnet(),
+            deep_stem: false,
         }
     }
 
@@ -92,9 +97,24 @@ impl ResSnnConfig {
                 .with_bias(false)
                 .init(device)
         };
+        let c0 = self.widths[0];
         let stem = Stem {
-            conv: conv(self.in_channels, self.widths[0], 7, 2),
-            bn: BatchNorm::new(self.widths[0], 0.5, device),
+            convs: if self.deep_stem {
+                let with_bias = |c_in: usize, stride: usize| {
+                    Conv2dConfig::new([c_in, c0], [3, 3])
+                        .with_stride([stride, stride])
+                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                        .init(device)
+                };
+                vec![
+                    with_bias(self.in_channels, 2),
+                    with_bias(c0, 1),
+                    with_bias(c0, 1),
+                ]
+            } else {
+                vec![conv(self.in_channels, c0, 7, 2)]
+            },
+            bn: BatchNorm::new(c0, 0.5, device),
         };
         let mut stages = Vec::new();
         let mut c_in = self.widths[0];
@@ -143,11 +163,12 @@ impl ResSnnConfig {
     }
 }
 
-/// 7x7 stride-2 convolution and tdBN, no neuron.
+/// The stem: convolution(s) then tdBN, no neuron. Official: one 7x7 stride-2 convolution
+/// without bias; deep: three 3x3 convolutions with bias (stride 2, 1, 1).
 #[derive(Module, Debug)]
 pub struct Stem<B: Backend> {
-    /// The convolution (no bias).
-    pub conv: Conv2d<B>,
+    /// The convolutions, applied in order.
+    pub convs: Vec<Conv2d<B>>,
     /// tdBN.
     pub bn: BatchNorm<B>,
 }
@@ -251,23 +272,26 @@ impl<B: LifBackend> BasicBlock<B> {
     }
 }
 
-impl<B: LifBackend> ResSnn<B> {
+impl<B: Backend> ResSnn<B> {
     /// The configuration the network was built from.
     pub fn config(&self) -> &ResSnnConfig {
         &self.config
     }
+}
 
+impl<B: LifBackend> ResSnn<B> {
     /// Classifies images `[B, C, H, W]` (repeated over the configured T steps).
     pub fn forward(&self, images: Tensor<B, 4>, mode: Mode) -> ResOutput<B> {
         let [b, c, h, w] = images.dims();
         let t = self.config.steps;
         let frames: Tensor<B, 5> = images.unsqueeze_dim::<5>(0).repeat_dim(0, t);
-        let mut x = conv_bn(
-            &self.stem.conv,
-            &self.stem.bn,
-            frames.reshape([t, b, c, h, w]),
-            mode,
-        );
+        let mut stem: Tensor<B, 4> = frames.reshape([t * b, c, h, w]);
+        for conv in &self.stem.convs {
+            stem = conv.forward(stem);
+        }
+        let stem = self.stem.bn.forward(stem, mode);
+        let [_, c, h, w] = stem.dims();
+        let mut x = stem.reshape([t, b, c, h, w]);
         for block in self.stages.iter().flatten() {
             x = block.forward(x, mode);
         }
@@ -300,8 +324,24 @@ fn conv_slot<'a, B: Backend>(
 
 impl<B: Backend> OfficialSlots<B> for ResSnn<B> {
     fn official_slots<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedSlot<'a, B>>) {
-        conv_slot(&mut self.stem.conv, format!("{prefix}conv1.0.weight"), out);
-        batch_norm_slots(&mut self.stem.bn, &format!("{prefix}conv1.1.bn."), out);
+        let n = self.stem.convs.len();
+        for (i, conv) in self.stem.convs.iter_mut().enumerate() {
+            let shape = conv.weight.dims().to_vec();
+            let c_out = shape[0];
+            out.push(NamedSlot::new(
+                format!("{prefix}conv1.{i}.weight"),
+                shape,
+                Slot::Param4(&mut conv.weight),
+            ));
+            if let Some(bias) = conv.bias.as_mut() {
+                out.push(NamedSlot::new(
+                    format!("{prefix}conv1.{i}.bias"),
+                    vec![c_out],
+                    Slot::Param1(bias),
+                ));
+            }
+        }
+        batch_norm_slots(&mut self.stem.bn, &format!("{prefix}conv1.{n}.bn."), out);
         for (s, stage) in self.stages.iter_mut().enumerate() {
             for (k, block) in stage.iter_mut().enumerate() {
                 let p = format!("{prefix}conv{}_x.{k}.", s + 2);

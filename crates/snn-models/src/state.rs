@@ -226,12 +226,23 @@ fn reshaped<const D: usize>(mut data: TensorData, shape: [usize; D]) -> TensorDa
 
 /// Loads an official state dict into `model`, converting every tensor to `dtype`. Nothing is
 /// changed unless every name and shape fits; otherwise the error lists every problem.
+///
+/// Checkpoints saved from `nn.DataParallel` (every key starting with `module.`, as the official
+/// event-model scripts save them) are accepted as they are.
 pub fn load_official<B: Backend, M: OfficialSlots<B>>(
     model: &mut M,
     state: &StateDict,
     dtype: DType,
     device: &B::Device,
 ) -> Result<(), ModelError> {
+    let stripped;
+    let state =
+        if !state.tensors.is_empty() && state.tensors.keys().all(|k| k.starts_with("module.")) {
+            stripped = state.with_prefix("module.");
+            &stripped
+        } else {
+            state
+        };
     let mut slots = Vec::new();
     model.official_slots("", &mut slots);
     let (mut missing, mut mismatched) = (Vec::new(), Vec::new());

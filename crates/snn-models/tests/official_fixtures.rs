@@ -128,6 +128,25 @@ fn state_dict_round_trips_through_safetensors() {
 }
 
 #[test]
+fn data_parallel_checkpoints_load() {
+    let device = Default::default();
+    let state = StateDict::read(&fixture("event_TCSA_T12.safetensors"))
+        .unwrap()
+        .with_prefix("param.");
+    let mut wrapped = state.clone();
+    wrapped.tensors = state
+        .tensors
+        .iter()
+        .map(|(k, v)| (format!("module.{k}"), v.clone()))
+        .collect();
+    let mut net = small_event_config().init::<B>(&device).unwrap();
+    load_official(&mut net, &wrapped, DType::F64, &device).unwrap();
+    let back = save_official(&net);
+    let w = |s: &StateDict| -> Vec<f64> { s.tensors["FC0.linear.weight"].iter::<f64>().collect() };
+    assert_eq!(w(&back), w(&state));
+}
+
+#[test]
 fn a_state_dict_that_does_not_fit_lists_every_problem() {
     let device = Default::default();
     let mut state = StateDict::read(&fixture("event_TCSA_T12.safetensors"))
