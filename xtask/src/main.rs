@@ -3,8 +3,11 @@
 //! - `bench lif [--json]`: fused vs reference LIF forward+backward timing.
 //! - `verify-official FILE...`: golden equivalence with the official PyTorch code.
 //! - `summary --model M --attention A [--T N] [--json]`: layers, parameters, neurons, MACs.
+//! - `dataset-info gesture --root DIR [--json]`: samples, class counts, event counts.
+//! - `synth gesture --root DIR`: writes the synthetic DvsGesture-layout dataset.
 
 mod bench;
+mod data;
 mod summary;
 mod verify;
 
@@ -31,6 +34,10 @@ enum Command {
     VerifyOfficial(verify::VerifyArgs),
     /// Prints a model's layers with output shape, parameters, neurons and MACs per step.
     Summary(summary::SummaryArgs),
+    /// Describes a dataset folder: samples, class counts and event counts per split.
+    DatasetInfo(data::InfoArgs),
+    /// Writes a synthetic dataset (real AEDAT 3.1 files in the DvsGesture layout).
+    Synth(data::SynthArgs),
 }
 
 fn main() -> Result<()> {
@@ -38,5 +45,7 @@ fn main() -> Result<()> {
         Command::Bench { which } => bench::run(which),
         Command::VerifyOfficial(args) => verify::run(args),
         Command::Summary(args) => summary::run(args),
+        Command::DatasetInfo(args) => data::info(args),
+        Command::Synth(args) => data::synth(args),
     }
 }
