@@ -4,6 +4,8 @@
 //! (tonic and SpikingJelly's layout). The official MA-SNN loader stores `[T, 2, X, Y]`
 //! (x-major); [`Frames::transpose_xy`] converts for models trained on its frames.
 
+use crate::event::Event;
+
 /// `[T, 2, H, W]` count frames.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frames {
@@ -119,4 +121,57 @@ impl WindowFraming {
     }
 }
 
-use crate::event::Event;
+/// How SpikingJelly (`integrate_events_by_fixed_frames_number`) splits a sample into `T` frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitBy {
+    /// Equal event counts: frame `i` takes events `[i*d, (i+1)*d)` with `d = N / T` (integer
+    /// division); the last frame also takes the `N mod T` leftovers.
+    Number,
+    /// Equal durations: `dt = (t_last - t_first) / T` (integer microseconds); frame `i` takes
+    /// `t_first + i*dt <= t < t_first + (i+1)*dt`, the last frame everything from its start on.
+    /// SpikingJelly crashes on an empty window and when all events share one timestamp; here the
+    /// window is an empty frame, and with `dt = 0` every event lands in the last frame.
+    Time,
+}
+
+/// SpikingJelly's fixed-frame-count integration of a sample's events (in time order) into
+/// `[T, 2, H, W]` counts; events outside `width x height` are dropped.
+pub fn frames_by_count(
+    events: &[Event],
+    steps: usize,
+    split: SplitBy,
+    height: usize,
+    width: usize,
+) -> Frames {
+    let mut frames = Frames::zeros(steps, height, width);
+    let n = events.len();
+    if steps == 0 || n == 0 {
+        return frames;
+    }
+    let frame_of = |i: usize, e: &Event| -> usize {
+        let k = match split {
+            SplitBy::Number => i / (n / steps).max(1),
+            SplitBy::Time => {
+                let dt = (events[n - 1].t - events[0].t) / steps as u64;
+                (e.t - events[0].t)
+                    .checked_div(dt)
+                    .map_or(steps - 1, |k| k as usize)
+            }
+        };
+        // Leftovers (and, with fewer events than frames, everything) go to the last frame.
+        if split == SplitBy::Number && n < steps {
+            steps - 1
+        } else {
+            k.min(steps - 1)
+        }
+    };
+    for (i, e) in events.iter().enumerate() {
+        let (x, y) = (e.x as usize, e.y as usize);
+        if x >= width || y >= height {
+            continue;
+        }
+        let t = frame_of(i, e);
+        frames.data[((t * 2 + usize::from(e.on)) * height + y) * width + x] += 1.0;
+    }
+    frames
+}

@@ -5,17 +5,22 @@
 //! - [`aedat3`]: a streaming AEDAT 3.1 reader (polarity events, overflow, skipped packet types,
 //!   errors with file and byte offset) and a writer.
 //! - [`gesture`]: the DVS128 Gesture folder layout, label CSVs, samples and class names.
-//! - [`frame`]: event-to-frame integration (MA-SNN windows with spatial sum-pooling).
+//! - [`aedat2`]: AEDAT 2.0 (jAER, CIFAR10-DVS) with switchable DVS128 coordinate conventions.
+//! - [`nmnist`]: N-MNIST / N-Caltech101 `.bin` (40-bit events, overflow markers).
+//! - [`frame`]: event-to-frame integration: MA-SNN windows with spatial sum-pooling, and
+//!   SpikingJelly's fixed frame count split by event number or by time.
 //! - [`synthetic`]: a synthetic gesture dataset written as real AEDAT 3.1 files.
 //!
-//! Still to come (see the data issue): AEDAT 2.0, N-MNIST, DVS128 Gait, CIFAR10-DVS and ImageNet
-//! readers, SpikingJelly-style framing, on-disk caches, the batch loader and downloads.
+//! Still to come (see the data issue): DVS128 Gait and ImageNet readers, the CIFAR10-DVS and
+//! N-MNIST folder layouts, fixed-duration framing, on-disk caches, the batch loader and downloads.
 
+pub mod aedat2;
 pub mod aedat3;
 pub mod error;
 pub mod event;
 pub mod frame;
 pub mod gesture;
+pub mod nmnist;
 pub mod synthetic;
 
 pub use error::DataError;
