@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use snn_core::{FiringStats, Lif, LifBackend, LifConfig};
 
 use crate::error::ModelError;
+use crate::layers::{attend, frame_wise, step_wise};
 use crate::norm::BatchNorm;
 use crate::state::{attention_slots, batch_norm_slots, NamedSlot, OfficialSlots, Slot};
 use crate::Mode;
@@ -222,37 +223,23 @@ impl<B: LifBackend> EventNet<B> {
         let mut layers = Vec::new();
         let mut x = frames;
         for (i, block) in self.convs.iter().enumerate() {
-            let [_, _, c, h, w] = x.dims();
-            let y = block.conv.forward(x.reshape([steps * batch, c, h, w]));
-            let y = block.bn.forward(y, mode);
-            let y = if block.pool > 1 {
-                avg_pool2d(y, [block.pool; 2], [block.pool; 2], [0, 0], true, false)
-            } else {
-                y
-            };
-            let [_, c, h, w] = y.dims();
-            let y = y.reshape([steps, batch, c, h, w]);
-            let y = match &block.attention {
-                Some(att) => att.forward(y),
-                None => y,
-            };
-            let (spikes, stats) = block.lif.forward_with_stats(y);
+            let y = frame_wise(x, |y| {
+                let y = block.bn.forward(block.conv.forward(y), mode);
+                if block.pool > 1 {
+                    avg_pool2d(y, [block.pool; 2], [block.pool; 2], [0, 0], true, false)
+                } else {
+                    y
+                }
+            });
+            let (spikes, stats) = block.lif.forward_with_stats(attend(&block.attention, y));
             layers.push((format!("conv{i}"), stats));
             x = spikes;
         }
         // Flatten each (t, b) frame in row-major (C, H, W) order.
         let mut x: Tensor<B, 3> = x.reshape([steps as i32, batch as i32, -1]);
         for (j, block) in self.fcs.iter().enumerate() {
-            let f = x.dims()[2];
-            let y = block.linear.forward(x.reshape([steps * batch, f]));
-            let y = block.bn.forward(y, mode);
-            let f = y.dims()[1];
-            let y = y.reshape([steps, batch, f]);
-            let y = match &block.attention {
-                Some(att) => att.forward(y),
-                None => y,
-            };
-            let (spikes, stats) = block.lif.forward_with_stats(y);
+            let y = step_wise(x, |y| block.bn.forward(block.linear.forward(y), mode));
+            let (spikes, stats) = block.lif.forward_with_stats(attend(&block.attention, y));
             layers.push((format!("fc{j}"), stats));
             x = spikes;
         }

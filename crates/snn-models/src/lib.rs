@@ -19,6 +19,7 @@
 
 pub mod error;
 pub mod event;
+pub mod layers;
 pub mod norm;
 pub mod official;
 pub mod plif;

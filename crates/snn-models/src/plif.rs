@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use snn_core::{FireTest, FiringStats, Lif, LifBackend, LifConfig, Reset, Surrogate};
 
 use crate::error::ModelError;
+use crate::layers::{attend, frame_wise, step_wise};
 use crate::norm::BatchNorm;
 use crate::state::{attention_slots, batch_norm_slots, NamedSlot, OfficialSlots, Slot};
 use crate::Mode;
@@ -205,28 +206,12 @@ impl<B: LifBackend> PlifNet<B> {
         let mut layers = Vec::new();
         let mut x = frames;
         for (i, block) in self.convs.iter().enumerate() {
-            let [_, _, c, h, w] = x.dims();
-            let y = block.bn.forward(
-                block.conv.forward(x.reshape([steps * batch, c, h, w])),
-                mode,
-            );
-            let [_, c, h, w] = y.dims();
-            let y = y.reshape([steps, batch, c, h, w]);
-            let y = match &block.attention {
-                Some(att) => att.forward(y),
-                None => y,
-            };
-            let (spikes, stats) = block.lif.forward_with_stats(y);
+            let y = frame_wise(x, |y| block.bn.forward(block.conv.forward(y), mode));
+            let (spikes, stats) = block.lif.forward_with_stats(attend(&block.attention, y));
             layers.push((format!("conv{i}"), stats));
-            let pooled = max_pool2d(
-                spikes.reshape([steps * batch, c, h, w]),
-                [2, 2],
-                [2, 2],
-                [0, 0],
-                [1, 1],
-                false,
-            );
-            x = pooled.reshape([steps, batch, c, h / 2, w / 2]);
+            x = frame_wise(spikes, |s| {
+                max_pool2d(s, [2, 2], [2, 2], [0, 0], [1, 1], false)
+            });
         }
         let x: Tensor<B, 3> = x.reshape([steps as i32, batch as i32, -1]);
         let mut fc = |x: Tensor<B, 3>,
@@ -234,12 +219,9 @@ impl<B: LifBackend> PlifNet<B> {
                       att: &Option<MultiDimAttention<B>>,
                       lif: &Lif<B>,
                       name: &str| {
-            let y = linear.forward(self.dropout(x, mode));
-            let y = match att {
-                Some(att) => att.forward(y),
-                None => y,
-            };
-            let (spikes, stats): (Tensor<B, 3>, FiringStats) = lif.forward_with_stats(y);
+            let y = step_wise(self.dropout(x, mode), |y| linear.forward(y));
+            let (spikes, stats): (Tensor<B, 3>, FiringStats) =
+                lif.forward_with_stats(attend(att, y));
             layers.push((name.to_owned(), stats));
             spikes
         };

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use snn_core::{FiringStats, Lif, LifBackend, LifConfig};
 
 use crate::error::ModelError;
+use crate::layers::{attend, frame_wise};
 use crate::norm::BatchNorm;
 use crate::state::{attention_slots, batch_norm_slots, NamedSlot, OfficialSlots, Slot};
 use crate::Mode;
@@ -238,34 +239,19 @@ fn conv_bn<B: Backend>(
     x: Tensor<B, 5>,
     mode: Mode,
 ) -> Tensor<B, 5> {
-    let [t, b, c, h, w] = x.dims();
-    let y = bn.forward(conv.forward(x.reshape([t * b, c, h, w])), mode);
-    let [_, c, h, w] = y.dims();
-    y.reshape([t, b, c, h, w])
+    frame_wise(x, |y| bn.forward(conv.forward(y), mode))
 }
 
 impl<B: LifBackend> BasicBlock<B> {
     fn forward(&self, x: Tensor<B, 5>, mode: Mode) -> Tensor<B, 5> {
         let y = conv_bn(&self.conv1, &self.bn1, self.lif1.forward(x.clone()), mode);
         let y = conv_bn(&self.conv2, &self.bn2, self.lif2.forward(y), mode);
-        let y = match &self.attention {
-            Some(att) => att.forward(y),
-            None => y,
-        };
+        let y = attend(&self.attention, y);
         let shortcut = match &self.shortcut {
-            Some(s) => {
-                let [t, b, c, h, w] = x.dims();
-                let pooled = avg_pool2d(
-                    x.reshape([t * b, c, h, w]),
-                    [s.pool; 2],
-                    [s.pool; 2],
-                    [0, 0],
-                    true,
-                    false,
-                );
-                let [_, c, h, w] = pooled.dims();
-                conv_bn(&s.conv, &s.bn, pooled.reshape([t, b, c, h, w]), mode)
-            }
+            Some(s) => frame_wise(x, |x| {
+                let pooled = avg_pool2d(x, [s.pool; 2], [s.pool; 2], [0, 0], true, false);
+                s.bn.forward(s.conv.forward(pooled), mode)
+            }),
             None => x,
         };
         y + shortcut
@@ -282,16 +268,15 @@ impl<B: Backend> ResSnn<B> {
 impl<B: LifBackend> ResSnn<B> {
     /// Classifies images `[B, C, H, W]` (repeated over the configured T steps).
     pub fn forward(&self, images: Tensor<B, 4>, mode: Mode) -> ResOutput<B> {
-        let [b, c, h, w] = images.dims();
+        let b = images.dims()[0];
         let t = self.config.steps;
         let frames: Tensor<B, 5> = images.unsqueeze_dim::<5>(0).repeat_dim(0, t);
-        let mut stem: Tensor<B, 4> = frames.reshape([t * b, c, h, w]);
-        for conv in &self.stem.convs {
-            stem = conv.forward(stem);
-        }
-        let stem = self.stem.bn.forward(stem, mode);
-        let [_, c, h, w] = stem.dims();
-        let mut x = stem.reshape([t, b, c, h, w]);
+        let mut x = frame_wise(frames, |mut x| {
+            for conv in &self.stem.convs {
+                x = conv.forward(x);
+            }
+            self.stem.bn.forward(x, mode)
+        });
         for block in self.stages.iter().flatten() {
             x = block.forward(x, mode);
         }
