@@ -106,6 +106,15 @@ impl WindowFraming {
         frames
     }
 
+    /// A training window's start drawn uniformly from `[first, last - T*dt]` (the official
+    /// random-consecutive-slice augmentation); the first event when the sample is shorter than
+    /// the window. `draw` supplies random numbers (see [`crate::loader::sample_rng`]).
+    pub fn random_start(&self, first: u64, last: u64, mut draw: impl FnMut() -> u64) -> u64 {
+        let span = self.dt_us.saturating_mul(self.steps as u64);
+        let room = last.saturating_sub(first).saturating_sub(span);
+        first + draw() % (room + 1)
+    }
+
     /// Start times of `clips` test windows spread evenly over `[first, last]` of a sample (the
     /// official 10-clip test protocol); a single clip starts at the first event.
     pub fn clip_starts(&self, first: u64, last: u64, clips: usize) -> Vec<u64> {

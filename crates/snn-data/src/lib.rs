@@ -10,16 +10,20 @@
 //! - [`frame`]: event-to-frame integration: MA-SNN windows with spatial sum-pooling, and
 //!   SpikingJelly's fixed frame count split by event number or by time.
 //! - [`synthetic`]: a synthetic gesture dataset written as real AEDAT 3.1 files.
+//! - [`cache`]: framed samples on disk, keyed by every framing parameter, written atomically.
+//! - [`loader`]: deterministic shuffling by seed and epoch, parallel framing, time-first batches.
 //!
 //! Still to come (see the data issue): DVS128 Gait and ImageNet readers, the CIFAR10-DVS and
-//! N-MNIST folder layouts, fixed-duration framing, on-disk caches, the batch loader and downloads.
+//! N-MNIST folder layouts, fixed-duration framing and downloads.
 
 pub mod aedat2;
 pub mod aedat3;
+pub mod cache;
 pub mod error;
 pub mod event;
 pub mod frame;
 pub mod gesture;
+pub mod loader;
 pub mod nmnist;
 pub mod synthetic;
 

@@ -1,0 +1,160 @@
+//! Batching, deterministic shuffling, training-window sampling and the frame cache.
+
+use std::cell::Cell;
+
+use snn_data::cache::FrameCache;
+use snn_data::frame::{Frames, WindowFraming};
+use snn_data::loader::{epoch_batches, load_batch, sample_rng, Batch};
+
+#[test]
+fn epochs_are_deterministic_permutations() {
+    let a = epoch_batches(23, 5, 42, 0, true);
+    assert_eq!(a, epoch_batches(23, 5, 42, 0, true));
+    assert_ne!(
+        a,
+        epoch_batches(23, 5, 42, 1, true),
+        "another epoch, another order"
+    );
+    assert_ne!(
+        a,
+        epoch_batches(23, 5, 43, 0, true),
+        "another seed, another order"
+    );
+    assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), [5, 5, 5, 5, 3]);
+    let mut all: Vec<usize> = a.into_iter().flatten().collect();
+    all.sort();
+    assert_eq!(all, (0..23).collect::<Vec<_>>());
+    assert_eq!(epoch_batches(4, 3, 1, 0, false), [vec![0, 1, 2], vec![3]]);
+}
+
+#[test]
+fn batches_are_time_first() {
+    let frames = |v: f32| Frames {
+        steps: 2,
+        height: 1,
+        width: 1,
+        data: vec![v, v + 0.5, v + 1.0, v + 1.5],
+    };
+    let batch = Batch::stack(&[(frames(10.0), 3), (frames(20.0), 7)]);
+    assert_eq!(
+        (batch.steps, batch.batch, batch.height, batch.width),
+        (2, 2, 1, 1)
+    );
+    // [T, B, 2]: step 0 of sample 0, step 0 of sample 1, step 1 of sample 0, ...
+    assert_eq!(batch.data, [10.0, 10.5, 20.0, 20.5, 11.0, 11.5, 21.0, 21.5]);
+    assert_eq!(batch.labels, [3, 7]);
+}
+
+#[test]
+fn parallel_loading_matches_sequential_and_propagates_errors() {
+    let frame = |i: usize| -> Result<(Frames, usize), String> {
+        if i == 99 {
+            return Err(format!("sample {i} is broken"));
+        }
+        Ok((
+            Frames {
+                steps: 1,
+                height: 1,
+                width: 2,
+                data: vec![i as f32; 4],
+            },
+            i % 3,
+        ))
+    };
+    let indices: Vec<usize> = (0..40).rev().collect();
+    let parallel = load_batch(&indices, frame).unwrap();
+    let sequential = Batch::stack(
+        &indices
+            .iter()
+            .map(|&i| frame(i).unwrap())
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(parallel, sequential);
+    assert_eq!(
+        load_batch(&[1, 99, 2], frame).unwrap_err(),
+        "sample 99 is broken"
+    );
+}
+
+#[test]
+fn training_windows_stay_inside_the_sample() {
+    let framing = WindowFraming {
+        steps: 60,
+        dt_us: 15_000,
+        sensor: 128,
+        pool: 4,
+    };
+    for sample in 0..200 {
+        let start = framing.random_start(1_000_000, 3_000_000, sample_rng(7, 3, sample));
+        assert!((1_000_000..=3_000_000 - 900_000).contains(&start));
+        assert_eq!(
+            start,
+            framing.random_start(1_000_000, 3_000_000, sample_rng(7, 3, sample))
+        );
+    }
+    // Shorter than the window: start at the first event.
+    assert_eq!(framing.random_start(5, 100, sample_rng(1, 1, 1)), 5);
+}
+
+#[test]
+fn cache_hits_misses_and_corruption() {
+    let dir = std::env::temp_dir().join(format!("snn-data-cache-{}", std::process::id()));
+    let cache = FrameCache::new(&dir);
+    let frames = Frames {
+        steps: 2,
+        height: 2,
+        width: 3,
+        data: (0..24).map(|v| v as f32).collect(),
+    };
+    let calls = Cell::new(0);
+    let compute = || {
+        calls.set(calls.get() + 1);
+        frames.clone()
+    };
+    let key = "ma-snn dt=15000 T=60 pool=4 start=first";
+    assert_eq!(
+        cache.get_or_compute(key, "train-0", compute).unwrap(),
+        frames
+    );
+    assert_eq!(
+        cache.get_or_compute(key, "train-0", compute).unwrap(),
+        frames
+    );
+    assert_eq!(calls.get(), 1, "the second call is a hit");
+    cache
+        .get_or_compute(
+            "ma-snn dt=25000 T=60 pool=4 start=first",
+            "train-0",
+            compute,
+        )
+        .unwrap();
+    assert_eq!(calls.get(), 2, "another key is another entry");
+
+    // Truncate the stored entry: it is recomputed, not trusted.
+    let entry = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .map(|e| e.path())
+        .find(|p| p.ends_with("train-0.frames"))
+        .unwrap();
+    let len = std::fs::metadata(&entry).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&entry)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    let recomputed = cache.get_or_compute(key, "train-0", compute).unwrap();
+    assert_eq!(recomputed, frames);
+    assert!(calls.get() >= 3);
+    // No temporary files are left behind.
+    let leftovers = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|e| e.path().to_string_lossy().contains(".tmp"))
+        .count();
+    assert_eq!(leftovers, 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
