@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use burn::module::{Param, RunningState};
+use burn::module::{Module, ModuleVisitor, Param, RunningState};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
@@ -286,9 +286,22 @@ pub fn load_official<B: Backend, M: OfficialSlots<B>>(
     Ok(())
 }
 
+/// Makes burn's lazily initialised parameters take their values in place. A never-used
+/// parameter is only a recipe: every clone of it would otherwise draw its own random values.
+struct Materialize;
+
+impl<B: Backend> ModuleVisitor<B> for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let _ = param.val();
+    }
+}
+
 /// Our parameters and buffers under their official names and shapes (the inverse of
 /// [`load_official`]). `num_batches_tracked` is written as i64, as PyTorch stores it.
-pub fn save_official<B: Backend, M: OfficialSlots<B> + Clone>(model: &M) -> StateDict {
+pub fn save_official<B: Backend, M: OfficialSlots<B> + Module<B> + Clone>(model: &M) -> StateDict {
+    // The slots need `&mut`, so they are taken from a clone: materialise first so the clone
+    // holds the model's values.
+    model.visit(&mut Materialize);
     let mut model = model.clone();
     let mut slots = Vec::new();
     model.official_slots("", &mut slots);

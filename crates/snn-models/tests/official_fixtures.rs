@@ -128,6 +128,35 @@ fn state_dict_round_trips_through_safetensors() {
 }
 
 #[test]
+fn saving_a_fresh_model_saves_its_own_weights() {
+    // burn initialises parameters lazily; saving must not draw new values on a clone.
+    let device = Default::default();
+    let net = small_event_config().init::<B>(&device).unwrap();
+    let first = save_official(&net);
+    let second = save_official(&net);
+    let weight = net.convs[0]
+        .conv
+        .weight
+        .val()
+        .into_data()
+        .iter::<f64>()
+        .collect::<Vec<_>>();
+    assert_eq!(
+        first.tensors["convAttLIF0.conv2d.weight"]
+            .iter::<f64>()
+            .collect::<Vec<_>>(),
+        weight
+    );
+    for (name, data) in &first.tensors {
+        assert_eq!(
+            data.iter::<f64>().collect::<Vec<_>>(),
+            second.tensors[name].iter::<f64>().collect::<Vec<_>>(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn data_parallel_checkpoints_load() {
     let device = Default::default();
     let state = StateDict::read(&fixture("event_TCSA_T12.safetensors"))

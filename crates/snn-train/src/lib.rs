@@ -1,7 +1,19 @@
 //! # snn-train
 //!
-//! The training loop on CPU and CUDA: losses, optimisers, schedules, metrics (accuracy, firing
-//! rates, spike counts, energy estimate), checkpoints, progress and logs.
+//! Training building blocks for spiking networks, generic over the burn backend (CPU by
+//! default, CUDA with the `cuda` feature):
 //!
-//! Not implemented yet: this crate is an empty workspace member so the dependency graph is fixed
-//! (it depends on `snn-models` and `snn-data`). See docs/ARCHITECTURE.md.
+//! - [`loss`]: the official event-model loss (MSE between output firing rates and one-hot
+//!   targets) and cross-entropy with label smoothing.
+//! - [`metrics`]: top-1/top-k, confusion matrix, the official majority vote over test clips.
+//! - [`energy`]: the paper's energy estimate (first layer MAC at 4.6 pJ, later layers AC at
+//!   0.9 pJ times the firing rate feeding them, times T).
+//! - [`checkpoint`]: atomic checkpoint directories that rebuild the model on their own.
+//!
+//! Still to come (see the training issue): the reusable training loop with schedules, resume,
+//! JSON-lines logs, plots and reports, `reproduce`, and the training benchmark.
+
+pub mod checkpoint;
+pub mod energy;
+pub mod loss;
+pub mod metrics;
