@@ -184,3 +184,30 @@ pub fn frames_by_count(
     }
     frames
 }
+
+/// SpikingJelly 2.x fixed-duration integration: with `t' = t - t_first`, `F = ceil(t'_last / d)`
+/// frames (at least 1), frame `k` takes the events with `floor(t' / d) == k` and the last frame
+/// every remaining event. The frame count varies per sample. (SpikingJelly fails when all
+/// events share one timestamp; here that is one frame.)
+pub fn frames_by_duration(
+    events: &[Event],
+    duration_us: u64,
+    height: usize,
+    width: usize,
+) -> Frames {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Frames::zeros(0, height, width);
+    };
+    let d = duration_us.max(1);
+    let steps = (last.t - first.t).div_ceil(d).max(1) as usize;
+    let mut frames = Frames::zeros(steps, height, width);
+    for e in events {
+        let (x, y) = (e.x as usize, e.y as usize);
+        if x >= width || y >= height {
+            continue;
+        }
+        let k = (((e.t - first.t) / d) as usize).min(steps - 1);
+        frames.data[((k * 2 + usize::from(e.on)) * height + y) * width + x] += 1.0;
+    }
+    frames
+}

@@ -7,20 +7,21 @@
 //! - [`gesture`]: the DVS128 Gesture folder layout, label CSVs, samples and class names.
 //! - [`aedat2`]: AEDAT 2.0 (jAER, CIFAR10-DVS) with switchable DVS128 coordinate conventions.
 //! - [`nmnist`]: N-MNIST / N-Caltech101 `.bin` (40-bit events, overflow markers).
-//! - [`frame`]: event-to-frame integration: MA-SNN windows with spatial sum-pooling, and
-//!   SpikingJelly's fixed frame count split by event number or by time.
+//! - [`folders`]: DVS128 Gait (text events), N-MNIST and CIFAR10-DVS folder layouts and splits.
+//! - [`frame`]: event-to-frame integration: MA-SNN windows with spatial sum-pooling,
+//!   SpikingJelly's fixed frame count (split by event number or by time) and fixed duration.
 //! - [`synthetic`]: a synthetic gesture dataset written as real AEDAT 3.1 files.
 //! - [`cache`]: framed samples on disk, keyed by every framing parameter, written atomically.
 //! - [`loader`]: deterministic shuffling by seed and epoch, parallel framing, time-first batches.
 //!
-//! Still to come (see the data issue): DVS128 Gait and ImageNet readers, the CIFAR10-DVS and
-//! N-MNIST folder layouts, fixed-duration framing and downloads.
+//! Still to come (see the data issue): ImageNet and downloads.
 
 pub mod aedat2;
 pub mod aedat3;
 pub mod cache;
 pub mod error;
 pub mod event;
+pub mod folders;
 pub mod frame;
 pub mod gesture;
 pub mod loader;
