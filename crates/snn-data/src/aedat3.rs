@@ -24,6 +24,9 @@ const PACKET_HEADER: usize = 28;
 const MAX_HEADER_LINE: usize = 64 * 1024;
 /// Largest payload accepted for one packet, a guard against absurd capacities.
 const MAX_PAYLOAD: u64 = 1 << 30;
+/// Payload bytes decoded at a time (a multiple of 8): memory stays bounded whatever a corrupt
+/// header claims.
+const CHUNK: usize = 64 * 1024;
 
 /// Reading options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +86,7 @@ impl<R: Read> Reader<R> {
     /// Reads the header from `input`; `name` appears in errors.
     pub fn new(input: R, name: impl Into<String>, options: ReadOptions) -> Result<Self, DataError> {
         let mut reader = Self {
-            input: BufReader::with_capacity(1 << 20, input),
+            input: BufReader::with_capacity(64 * 1024, input),
             name: name.into(),
             offset: 0,
             options,
@@ -174,8 +177,24 @@ impl<R: Read> Reader<R> {
         Ok(true)
     }
 
+    /// Skips `n` bytes without buffering them, or reports a truncation at the current offset.
+    fn skip(&mut self, n: u64, what: &str) -> Result<(), DataError> {
+        let at = self.offset;
+        let skipped = std::io::copy(&mut (&mut self.input).take(n), &mut std::io::sink())
+            .map_err(|e| self.error(at, e.to_string()))?;
+        self.offset += skipped;
+        if skipped < n {
+            return Err(self.error(
+                at,
+                format!("file truncated: {what} of {n} bytes ends after {skipped}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Appends the polarity events of the next polarity packet to `out`, skipping other
-    /// packets. Returns false at the end of the file.
+    /// packets. Returns false at the end of the file. Memory use is bounded by a small chunk,
+    /// whatever the packet header claims.
     pub fn read_packet(&mut self, out: &mut Vec<Event>) -> Result<bool, DataError> {
         loop {
             let at = self.offset;
@@ -201,35 +220,40 @@ impl<R: Read> Reader<R> {
                     format!("packet payload of {payload} bytes is implausible"),
                 ));
             }
-            let mut buf = std::mem::take(&mut self.payload);
-            buf.resize(payload as usize, 0);
-            let complete = self.read_exact_or_eof(&mut buf, "a packet payload");
-            let complete = match complete {
-                Ok(true) => Ok(()),
-                Ok(false) if payload == 0 => Ok(()),
-                Ok(false) => Err(self.error(self.offset, "file truncated: packet payload missing")),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = complete {
-                self.payload = buf;
-                return Err(e);
+            if kind != POLARITY {
+                self.skip(payload, "a packet payload")?;
+                continue;
             }
-            if kind == POLARITY {
-                if size != 8 || ts_offset != 4 {
-                    self.payload = buf;
-                    return Err(self.error(
-                        at,
-                        format!("polarity packet with event size {size} and timestamp offset {ts_offset} (expected 8 and 4)"),
-                    ));
+            if size != 8 || ts_offset != 4 {
+                return Err(self.error(
+                    at,
+                    format!("polarity packet with event size {size} and timestamp offset {ts_offset} (expected 8 and 4)"),
+                ));
+            }
+            if overflow < 0 {
+                return Err(self.error(at, format!("negative timestamp overflow {overflow}")));
+            }
+            let high = (overflow as u64) << 31;
+            let keep_invalid = self.options.keep_invalid;
+            let mut remaining = number as usize * 8;
+            let mut buf = std::mem::take(&mut self.payload);
+            while remaining > 0 {
+                buf.resize(remaining.min(CHUNK), 0);
+                match self.read_exact_or_eof(&mut buf, "a packet payload") {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.payload = buf;
+                        return Err(
+                            self.error(self.offset, "file truncated: packet payload missing")
+                        );
+                    }
+                    Err(e) => {
+                        self.payload = buf;
+                        return Err(e);
+                    }
                 }
-                if overflow < 0 {
-                    self.payload = buf;
-                    return Err(self.error(at, format!("negative timestamp overflow {overflow}")));
-                }
-                let high = (overflow as u64) << 31;
-                let keep_invalid = self.options.keep_invalid;
-                out.reserve(number as usize);
-                for raw in buf[..number as usize * 8].chunks_exact(8) {
+                remaining -= buf.len();
+                for raw in buf.chunks_exact(8) {
                     let data = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
                     let ts = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]);
                     if data & 1 == 0 && !keep_invalid {
@@ -242,10 +266,11 @@ impl<R: Read> Reader<R> {
                         on: data & 2 != 0,
                     });
                 }
-                self.payload = buf;
-                return Ok(true);
             }
             self.payload = buf;
+            // Unused slots (capacity > number) are skipped.
+            self.skip((capacity - number) as u64 * 8, "unused packet slots")?;
+            return Ok(true);
         }
     }
 

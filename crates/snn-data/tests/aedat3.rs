@@ -110,16 +110,34 @@ fn absurd_packet_headers_are_rejected() {
         err.contains("byte 141") && err.contains("bad packet header"),
         "{err}"
     );
-    // A capacity larger than the rest of the file: the payload is truncated.
+    // A capacity larger than the rest of the file: the three events are read, then the unused
+    // slots (starting at byte 193) run past the end.
     let mut bytes = worked_example();
     bytes[0x9d] = 9;
     let err = read(&bytes, ReadOptions::default())
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("byte 169") && err.contains("truncated"),
+        err.contains("byte 193") && err.contains("truncated"),
         "{err}"
     );
+}
+
+#[test]
+fn a_huge_claimed_packet_is_a_truncation_not_an_allocation() {
+    // Found by fuzzing: a 28-byte header claiming 100 million events used to make the reader
+    // allocate the whole payload before noticing the file ends. Payloads are now read in chunks.
+    let mut bytes = b"#!AER-DAT3.1\r\n#!END-HEADER\r\n".to_vec();
+    bytes.extend_from_slice(&1i16.to_le_bytes());
+    bytes.extend_from_slice(&1i16.to_le_bytes());
+    for v in [8i32, 4, 0, 100_000_000, 100_000_000, 100_000_000] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes.extend_from_slice(&[0u8; 16]);
+    let err = read(&bytes, ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("truncated"), "{err}");
 }
 
 #[test]
