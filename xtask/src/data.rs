@@ -61,16 +61,15 @@ pub fn info(args: InfoArgs) -> Result<()> {
                 .read_events(trial)
                 .with_context(|| format!("reading {}", trial.name))?;
             for row in &trial.rows {
-                if let Some(count) = class_counts.get_mut(row.class) {
-                    *count += 1;
-                }
+                // Label files are validated on parsing: classes are 0..=10.
+                class_counts[row.class] += 1;
                 let sample = sample_events(&recording, row);
                 if split == Split::Test && first_test_frames.is_empty() {
                     // 60 windows of 15 ms from the sample's first event, every event counted.
                     let start = sample.first().map_or(row.start, |e| e.t);
                     let mut counts = vec![0u64; 60];
                     for e in &sample {
-                        let k = (e.t - start) / 15_000;
+                        let k = e.t.saturating_sub(start) / 15_000;
                         if let Some(c) = counts.get_mut(k as usize) {
                             *c += 1;
                         }

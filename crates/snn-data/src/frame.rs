@@ -157,30 +157,29 @@ pub fn frames_by_count(
     if steps == 0 || n == 0 {
         return frames;
     }
-    let frame_of = |i: usize, e: &Event| -> usize {
-        let k = match split {
-            SplitBy::Number => i / (n / steps).max(1),
-            SplitBy::Time => {
-                let dt = (events[n - 1].t - events[0].t) / steps as u64;
-                (e.t - events[0].t)
-                    .checked_div(dt)
-                    .map_or(steps - 1, |k| k as usize)
-            }
-        };
-        // Leftovers (and, with fewer events than frames, everything) go to the last frame.
-        if split == SplitBy::Number && n < steps {
-            steps - 1
-        } else {
-            k.min(steps - 1)
-        }
-    };
+    let first = events[0].t;
+    // Saturating: a recording that is not in time order (a timestamp reset, a corrupt event)
+    // must not underflow; such events fall into frame 0.
+    let dt = events[n - 1].t.saturating_sub(first) / steps as u64;
+    let per_frame = (n / steps).max(1);
     for (i, e) in events.iter().enumerate() {
         let (x, y) = (e.x as usize, e.y as usize);
         if x >= width || y >= height {
             continue;
         }
-        let t = frame_of(i, e);
-        frames.data[((t * 2 + usize::from(e.on)) * height + y) * width + x] += 1.0;
+        let k = match split {
+            // With fewer events than frames, everything goes to the last frame.
+            SplitBy::Number if n < steps => steps - 1,
+            SplitBy::Number => i / per_frame,
+            SplitBy::Time => {
+                e.t.saturating_sub(first)
+                    .checked_div(dt)
+                    .map_or(steps - 1, |k| k as usize)
+            }
+        };
+        // Leftovers go to the last frame.
+        let k = k.min(steps - 1);
+        frames.data[((k * 2 + usize::from(e.on)) * height + y) * width + x] += 1.0;
     }
     frames
 }
@@ -189,25 +188,33 @@ pub fn frames_by_count(
 /// frames (at least 1), frame `k` takes the events with `floor(t' / d) == k` and the last frame
 /// every remaining event. The frame count varies per sample. (SpikingJelly fails when all
 /// events share one timestamp; here that is one frame.)
+///
+/// Returns `None` when the sample would need more than `max_frames` frames: one corrupt
+/// timestamp must not turn into an enormous allocation.
 pub fn frames_by_duration(
     events: &[Event],
     duration_us: u64,
     height: usize,
     width: usize,
-) -> Frames {
+    max_frames: usize,
+) -> Option<Frames> {
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
-        return Frames::zeros(0, height, width);
+        return Some(Frames::zeros(0, height, width));
     };
     let d = duration_us.max(1);
-    let steps = (last.t - first.t).div_ceil(d).max(1) as usize;
+    let steps = last.t.saturating_sub(first.t).div_ceil(d).max(1);
+    if steps > max_frames as u64 {
+        return None;
+    }
+    let steps = steps as usize;
     let mut frames = Frames::zeros(steps, height, width);
     for e in events {
         let (x, y) = (e.x as usize, e.y as usize);
         if x >= width || y >= height {
             continue;
         }
-        let k = (((e.t - first.t) / d) as usize).min(steps - 1);
+        let k = ((e.t.saturating_sub(first.t) / d) as usize).min(steps - 1);
         frames.data[((k * 2 + usize::from(e.on)) * height + y) * width + x] += 1.0;
     }
-    frames
+    Some(frames)
 }

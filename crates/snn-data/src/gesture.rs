@@ -94,8 +94,14 @@ pub fn parse_labels(text: &str, name: &str) -> Result<Vec<LabelRow>, DataError> 
             num(fields[1], "startTime_usec")?,
             num(fields[2], "endTime_usec")?,
         );
-        if class == 0 {
-            return Err(err(i + 1, "classes are 1-based; got 0".into()));
+        if class == 0 || class > CLASS_NAMES.len() as u64 {
+            return Err(err(
+                i + 1,
+                format!(
+                    "class {class} is outside 1..={} (classes are 1-based)",
+                    CLASS_NAMES.len()
+                ),
+            ));
         }
         if end < start {
             return Err(err(i + 1, format!("end {end} is before start {start}")));

@@ -114,21 +114,18 @@ fn fixed_duration_frames() {
         y: 0,
         on: true,
     };
+    let frames = |events: &[Event]| frames_by_duration(events, 100, 1, 1, 64).unwrap();
     // Span 0..=250 with d = 100: F = 3; floor(t'/100) = 0, 0, 1, 2, 2.
-    let f = frames_by_duration(
-        &[ev(1000), ev(1099), ev(1100), ev(1200), ev(1250)],
-        100,
-        1,
-        1,
-    );
+    let f = frames(&[ev(1000), ev(1099), ev(1100), ev(1200), ev(1250)]);
     assert_eq!(f.counts_per_step(), [2.0, 1.0, 2.0]);
     // Exact multiple: the final event (floor = F) joins the last frame.
-    let f = frames_by_duration(&[ev(0), ev(100), ev(200)], 100, 1, 1);
-    assert_eq!(f.counts_per_step(), [1.0, 2.0]);
-    // One timestamp: one frame.
     assert_eq!(
-        frames_by_duration(&[ev(5), ev(5)], 100, 1, 1).counts_per_step(),
-        [2.0]
+        frames(&[ev(0), ev(100), ev(200)]).counts_per_step(),
+        [1.0, 2.0]
     );
-    assert_eq!(frames_by_duration(&[], 100, 1, 1).steps, 0);
+    // One timestamp: one frame.
+    assert_eq!(frames(&[ev(5), ev(5)]).counts_per_step(), [2.0]);
+    assert_eq!(frames(&[]).steps, 0);
+    // A corrupt timestamp far in the future: refused, not allocated.
+    assert!(frames_by_duration(&[ev(0), ev(1 << 40)], 100, 128, 128, 10_000).is_none());
 }

@@ -167,6 +167,18 @@ proptest! {
     }
 
     #[test]
+    fn framing_unordered_events_never_panics(raw in prop::collection::vec((any::<u64>(), 0u16..40, 0u16..40, any::<bool>()), 0..100), steps in 1usize..12) {
+        // Not sorted: recordings with timestamp resets or corrupt events.
+        let events: Vec<Event> = raw.into_iter().map(|(t, x, y, on)| Event { t, x, y, on }).collect();
+        let inside = events.iter().filter(|e| e.x < 32 && e.y < 32).count() as f64;
+        for split in [SplitBy::Number, SplitBy::Time] {
+            let f = frames_by_count(&events, steps, split, 32, 32);
+            prop_assert_eq!(f.counts_per_step().iter().sum::<f64>(), inside);
+        }
+        let _ = snn_data::frame::frames_by_duration(&events, 1000, 32, 32, 256);
+    }
+
+    #[test]
     fn aedat2_and_nmnist_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = aedat2::parse(&bytes, "fuzz", Dvs128Convention::Jaer);
         let _ = nmnist::parse(&bytes, "fuzz");

@@ -39,6 +39,11 @@ fn bad_label_lines_name_the_line() {
     );
     let err = parse_labels("0,1,2\n", "g.csv").unwrap_err().to_string();
     assert!(err.contains("line 1") && err.contains("1-based"), "{err}");
+    let err = parse_labels("12,1,2\n", "g.csv").unwrap_err().to_string();
+    assert!(
+        err.contains("line 1") && err.contains("class 12 is outside 1..=11"),
+        "{err}"
+    );
     let err = parse_labels("1,5,2\n", "h.csv").unwrap_err().to_string();
     assert!(err.contains("before start"), "{err}");
 }

@@ -65,10 +65,12 @@ pub fn save_event_net<B: Backend>(
         })?;
         std::fs::write(&path, text).map_err(io(&path))
     };
-    json(
-        &serde_json::to_value(model.config()).unwrap_or_default(),
-        "config.json",
-    )?;
+    // A config that cannot be serialised would leave a checkpoint that cannot rebuild its model.
+    let config = serde_json::to_value(model.config()).map_err(|e| CheckpointError::Json {
+        path: tmp.join("config.json"),
+        message: e.to_string(),
+    })?;
+    json(&config, "config.json")?;
     json(meta, "meta.json")?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io(dir))?;

@@ -6,6 +6,10 @@ use burn::tensor::{Tensor, TensorData};
 
 /// One-hot targets `[B, K]` in `like`'s dtype, optionally smoothed: the true class gets
 /// `1 - smoothing + smoothing / K`, every other class `smoothing / K`.
+///
+/// # Panics
+/// If a label is not below `classes`: labels are validated where datasets are read, so this is
+/// a programming error, not a data error, and is never silently clamped.
 pub fn one_hot<B: Backend>(
     labels: &[usize],
     classes: usize,
@@ -15,7 +19,11 @@ pub fn one_hot<B: Backend>(
     let off = smoothing / classes as f64;
     let mut values = vec![off; labels.len() * classes];
     for (i, &label) in labels.iter().enumerate() {
-        values[i * classes + label.min(classes - 1)] = 1.0 - smoothing + off;
+        assert!(
+            label < classes,
+            "label {label} of sample {i} is not below the {classes} classes"
+        );
+        values[i * classes + label] = 1.0 - smoothing + off;
     }
     Tensor::from_data(
         TensorData::new(values, [labels.len(), classes]),

@@ -30,6 +30,12 @@ fn mse_rate_matches_hand_computation() {
 }
 
 #[test]
+#[should_panic(expected = "label 2 of sample 1 is not below the 2 classes")]
+fn out_of_range_labels_are_not_clamped() {
+    let _ = mse_rate(t2(vec![0.5, 0.2, 0.1, 0.9], [2, 2]), &[0, 2]);
+}
+
+#[test]
 fn cross_entropy_with_and_without_smoothing() {
     let logits = vec![2.0, 0.0, -1.0];
     let lse = (2f64.exp() + 1.0 + (-1f64).exp()).ln();

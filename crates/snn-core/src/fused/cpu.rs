@@ -356,7 +356,8 @@ pub(crate) fn flex_forward(
         LifForward {
             spikes: flex_from_vec(out.spikes, shape.clone()),
             membrane: flex_from_vec(out.membrane, shape),
-            spike_count: flex_from_vec(vec![cast::<E>(out.spike_count as f64)], Shape::new([1])),
+            // In f64 whatever the input dtype: f32 counts are inexact above 2^24 spikes.
+            spike_count: flex_from_vec(vec![out.spike_count as f64], Shape::new([1])),
         }
     }
     match input.dtype() {

@@ -29,7 +29,8 @@ pub struct LifForward<B: Backend> {
     pub spikes: FloatTensor<B>,
     /// Membrane potential `u[t] = h[t-1] + x[t]`, before the spike test and reset.
     pub membrane: FloatTensor<B>,
-    /// Total number of spikes, shape `[1]`, never tracked by autodiff.
+    /// Total number of spikes, shape `[1]`, never tracked by autodiff (f64 on the CPU kernel,
+    /// where it is exact; the spikes' dtype on the generic path).
     pub spike_count: FloatTensor<B>,
 }
 
