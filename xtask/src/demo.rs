@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 use ma_attention::AttentionKind;
@@ -46,7 +47,7 @@ pub struct DemoArgs {
     /// Training epochs per model.
     #[arg(long, default_value_t = 40)]
     epochs: usize,
-    /// Random seed.
+    /// Random seed (data, shuffling, training windows and weight initialisation).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Print one JSON object instead of a table.
@@ -96,12 +97,11 @@ const FRAMING: WindowFraming = WindowFraming {
     pool: 8,
 };
 
-fn to_tensor(batch: &Batch) -> Tensor<B, 5> {
+/// The batch as a `[T, B, 2, H, W]` tensor on backend `Bk`, and its labels.
+fn to_tensor<Bk: Backend>(batch: Batch) -> (Tensor<Bk, 5>, Vec<usize>) {
     let shape = [batch.steps, batch.batch, 2, batch.height, batch.width];
-    Tensor::from_data(
-        TensorData::new(batch.data.clone(), shape),
-        &Default::default(),
-    )
+    let x = Tensor::from_data(TensorData::new(batch.data, shape), &Default::default());
+    (x, batch.labels)
 }
 
 fn frames_at(sample: &Sample, start: u64) -> Frames {
@@ -115,20 +115,17 @@ fn evaluate(model: &EventNet<Flex>, test: &[(Frames, usize)]) -> (f64, FiringMon
         let batch = Batch::stack(chunk);
         nonzero += batch.data.iter().filter(|&&v| v != 0.0).count();
         cells += batch.data.len();
-        let shape = [batch.steps, batch.batch, 2, batch.height, batch.width];
-        let x = Tensor::<Flex, 5>::from_data(
-            TensorData::new(batch.data.clone(), shape),
-            &Default::default(),
-        );
+        let (x, labels) = to_tensor::<Flex>(batch);
         let out = model.forward(x, Mode::Eval);
         for (name, stats) in &out.layers {
             monitor.record(name, *stats);
         }
+        let classes = out.rates.dims()[1];
         let scores: Vec<f32> = out.rates.into_data().iter::<f32>().collect();
-        let predicted = argmax_rows(&scores, 11);
+        let predicted = argmax_rows(&scores, classes);
         correct += predicted
             .iter()
-            .zip(&batch.labels)
+            .zip(&labels)
             .filter(|(p, l)| p == l)
             .count();
     }
@@ -147,6 +144,8 @@ fn train_one(
     args: &DemoArgs,
 ) -> Result<ModelReport> {
     let device = Default::default();
+    // Seed the weight initialisation (and dropout) too, so `--seed` makes a run repeatable.
+    B::seed(&device, args.seed);
     let mut config = EventNetConfig::gesture(FRAMING.steps, attention);
     config.height = FRAMING.size();
     config.width = FRAMING.size();
@@ -166,22 +165,18 @@ fn train_one(
         let mut loss_sum = 0.0;
         let batches = epoch_batches(train.len(), 16, args.seed, epoch as u64, true);
         for indices in &batches {
-            let batch = load_batch(
-                indices,
-                |i| -> Result<(Frames, usize), std::convert::Infallible> {
-                    let s = &train[i];
-                    let (first, last) = (
-                        s.events.first().map_or(0, |e| e.t),
-                        s.events.last().map_or(0, |e| e.t),
-                    );
-                    let t0 =
-                        FRAMING.random_start(first, last, sample_rng(args.seed, epoch as u64, i));
-                    Ok((frames_at(s, t0), s.label))
-                },
-            )
-            .unwrap_or_else(|never| match never {});
-            let out = model.forward(to_tensor(&batch), Mode::Train);
-            let loss = mse_rate(out.rates, &batch.labels);
+            let batch = load_batch(indices, |i| -> Result<(Frames, usize)> {
+                let s = &train[i];
+                let (first, last) = (
+                    s.events.first().map_or(0, |e| e.t),
+                    s.events.last().map_or(0, |e| e.t),
+                );
+                let t0 = FRAMING.random_start(first, last, sample_rng(args.seed, epoch as u64, i));
+                Ok((frames_at(s, t0), s.label))
+            })?;
+            let (x, labels) = to_tensor::<B>(batch);
+            let out = model.forward(x, Mode::Train);
+            let loss = mse_rate(out.rates, &labels);
             loss_sum += loss.clone().into_scalar() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(LEARNING_RATE, model, grads);

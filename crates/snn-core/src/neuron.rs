@@ -155,23 +155,18 @@ impl<B: LifBackend> Lif<B> {
     ) -> (Tensor<B, D>, FiringStats) {
         let dims = x.dims();
         let out = self.forward_full(x);
-        let stats = FiringStats::from_count(out.spike_count.into_scalar_f64(), &dims);
+        let stats = FiringStats::from_count(scalar_f64(out.spike_count), &dims);
         (out.spikes, stats)
     }
 }
 
 /// Reads a one-element tensor as f64, whatever its dtype.
-trait IntoScalarF64 {
-    fn into_scalar_f64(self) -> f64;
-}
-
-impl<B: Backend> IntoScalarF64 for Tensor<B, 1> {
-    fn into_scalar_f64(self) -> f64 {
-        self.into_data()
-            .iter::<f64>()
-            .next()
-            .expect("a one-element tensor")
-    }
+fn scalar_f64<B: Backend>(tensor: Tensor<B, 1>) -> f64 {
+    tensor
+        .into_data()
+        .iter::<f64>()
+        .next()
+        .expect("a one-element tensor")
 }
 
 fn assert_sequence<B: Backend, const D: usize>(x: &Tensor<B, D>) {

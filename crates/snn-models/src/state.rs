@@ -155,7 +155,7 @@ impl<'a, B: Backend> NamedSlot<'a, B> {
         }
     }
 
-    /// Our value in the official layout (f64 values; dtype of our tensor).
+    /// Our value in the official layout (dtype of our tensor).
     pub fn read(&self) -> TensorData {
         let data = match &self.slot {
             Slot::Param1(p) => p.val().into_data(),
@@ -166,7 +166,7 @@ impl<'a, B: Backend> NamedSlot<'a, B> {
             Slot::Param4(p) => p.val().into_data(),
             Slot::Buffer(b) => b.value_sync().into_data(),
         };
-        TensorData::from_bytes_vec(data.as_bytes().to_vec(), self.shape.clone(), data.dtype)
+        in_shape(data, &self.shape)
     }
 
     /// Sets our value from official-layout data, converted to `dtype`.
@@ -176,21 +176,21 @@ impl<'a, B: Backend> NamedSlot<'a, B> {
         match &mut self.slot {
             Slot::Param1(p) => {
                 let n = data.num_elements();
-                **p = Param::from_tensor(Tensor::from_data(reshaped(data, [n]), options));
+                **p = Param::from_tensor(Tensor::from_data(in_shape(data, &[n]), options));
             }
             Slot::Param2 { param, transposed } => {
                 let [a, b] = param.dims();
                 let (rows, cols) = if *transposed { (b, a) } else { (a, b) };
-                let t = Tensor::<B, 2>::from_data(reshaped(data, [rows, cols]), options);
+                let t = Tensor::<B, 2>::from_data(in_shape(data, &[rows, cols]), options);
                 **param = Param::from_tensor(if *transposed { t.transpose() } else { t });
             }
             Slot::Param4(p) => {
                 let dims = p.dims();
-                **p = Param::from_tensor(Tensor::from_data(reshaped(data, dims), options));
+                **p = Param::from_tensor(Tensor::from_data(in_shape(data, &dims), options));
             }
             Slot::Buffer(b) => {
                 let n = data.num_elements().max(1);
-                **b = RunningState::new(Tensor::from_data(reshaped(data, [n]), options));
+                **b = RunningState::new(Tensor::from_data(in_shape(data, &[n]), options));
             }
         }
     }
@@ -217,10 +217,10 @@ impl<B: AutodiffBackend> NamedSlot<'_, B> {
     }
 }
 
-/// The same values under another shape of equal size.
-fn reshaped<const D: usize>(mut data: TensorData, shape: [usize; D]) -> TensorData {
+/// The same values under another shape of equal size (no copy).
+fn in_shape(mut data: TensorData, shape: &[usize]) -> TensorData {
     debug_assert_eq!(data.num_elements(), shape.iter().product::<usize>());
-    data.shape = shape.into();
+    data.shape = shape.to_vec().into();
     data
 }
 

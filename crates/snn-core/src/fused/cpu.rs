@@ -330,7 +330,7 @@ fn flex_from_vec<E: KernelFloat>(values: Vec<E>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-fn contiguous_slice<E: KernelFloat>(tensor: &FlexTensor) -> FlexTensor {
+fn contiguous<E: KernelFloat>(tensor: &FlexTensor) -> FlexTensor {
     let tensor = tensor.to_contiguous();
     debug_assert!(tensor.as_slice::<E>().is_some());
     tensor
@@ -350,7 +350,7 @@ pub(crate) fn flex_forward(
 ) -> LifForward<Flex> {
     fn run<E: KernelFloat>(input: FlexTensor, decay: f64, rule: &FiringRule) -> LifForward<Flex> {
         let shape = input.shape();
-        let input = contiguous_slice::<E>(&input);
+        let input = contiguous::<E>(&input);
         let x = typed_slice::<E>(&input);
         let out = forward(x, shape[0], cast::<E>(decay), rule);
         LifForward {
@@ -386,7 +386,7 @@ pub(crate) fn flex_backward(
     ) -> LifGrads<Flex> {
         let shape = membrane.shape();
         let decay_dtype = decay.dtype();
-        let membrane = contiguous_slice::<E>(&membrane);
+        let membrane = contiguous::<E>(&membrane);
         // Upstream gradients may arrive in another dtype only if the graph mixed dtypes;
         // bring them to the membrane's so the kernel sees one element type.
         let prepare = |g: FlexTensor| {
@@ -395,7 +395,7 @@ pub(crate) fn flex_backward(
             } else {
                 FlexTensor::from_data(g.into_data().convert::<E>())
             };
-            contiguous_slice::<E>(&g)
+            contiguous::<E>(&g)
         };
         let grad_spikes = grad_spikes.map(prepare);
         let grad_membrane = grad_membrane.map(prepare);
