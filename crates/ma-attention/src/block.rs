@@ -9,7 +9,7 @@ use crate::channel::ChannelAttention;
 use crate::config::AttentionConfig;
 use crate::error::AttentionError;
 use crate::spatial::SpatialAttention;
-use crate::temporal::{broadcast_leading, TemporalAttention};
+use crate::temporal::TemporalAttention;
 
 /// The attention weights of one forward pass, for inspection and plots. `S` is 1 in the
 /// official form (one vector/map per sample, shared by all steps) and `T` in the paper form.
@@ -131,9 +131,9 @@ impl<B: Backend> MultiDimAttention<B> {
         let mut weights = AttentionWeights::empty();
         let mut out = x;
         if let Some(ta) = &self.temporal {
-            let g = ta.weights(&out);
-            weights.temporal = Some(g.clone());
-            out = out * broadcast_leading(g);
+            let (attended, g) = ta.forward_with_weights(out);
+            weights.temporal = Some(g);
+            out = attended;
         }
         if let Some(ca) = &self.channel {
             let g = ca.sequence_weights(&rank5(&out));

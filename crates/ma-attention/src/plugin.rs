@@ -10,7 +10,6 @@ use snn_core::{Lif, LifBackend, LifConfig};
 use crate::block::{reshape_like, AttentionWeights, MultiDimAttention};
 use crate::config::{AttentionConfig, AttentionForm};
 use crate::error::AttentionError;
-use crate::temporal::broadcast_leading;
 
 /// Configuration of an [`AttentionLif`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -120,9 +119,9 @@ impl<B: LifBackend> AttentionLif<B> {
         };
         let x = match &self.attention.temporal {
             Some(ta) => {
-                let g = ta.weights(&x);
-                weights.temporal = Some(g.clone());
-                x * broadcast_leading(g)
+                let (attended, g) = ta.forward_with_weights(x);
+                weights.temporal = Some(g);
+                attended
             }
             None => x,
         };

@@ -39,13 +39,21 @@ impl<B: Backend> TemporalAttention<B> {
 
     /// `x` rescaled by its temporal weights.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        self.forward_with_weights(x).0
+    }
+
+    /// `x` rescaled by its temporal weights, and the weights `[T, B]`.
+    pub fn forward_with_weights<const D: usize>(
+        &self,
+        x: Tensor<B, D>,
+    ) -> (Tensor<B, D>, Tensor<B, 2>) {
         let weights = self.weights(&x);
-        x * broadcast_leading(weights)
+        (x * broadcast_leading(weights.clone()), weights)
     }
 }
 
 /// `[T, B]` weights reshaped to `[T, B, 1, ...]` to multiply a rank-`D` tensor.
-pub(crate) fn broadcast_leading<B: Backend, const D: usize>(weights: Tensor<B, 2>) -> Tensor<B, D> {
+fn broadcast_leading<B: Backend, const D: usize>(weights: Tensor<B, 2>) -> Tensor<B, D> {
     let [steps, batch] = weights.dims();
     let mut shape = [1usize; D];
     shape[0] = steps;

@@ -256,26 +256,45 @@ fn generic_path_matches_cpu_kernel() {
         assert!(max_abs_diff(&cpu_membrane, &flex_values(gen.membrane)) <= 1e-12);
         assert_eq!(flex_values(cpu.spike_count), flex_values(gen.spike_count));
 
-        let gs = || Some(flex(Rng(5).uniform(n, -1.0, 1.0), &dims));
-        let gu = || Some(flex(Rng(6).uniform(n, -1.0, 1.0), &dims));
-        let a = Flex::lif_backward(
-            cpu.membrane.clone(),
-            decay(),
-            gs(),
-            gu(),
-            &config.rule,
-            true,
-        );
-        let b = generic::backward::<Flex>(cpu.membrane, decay(), gs(), gu(), &config.rule, true);
-        assert!(
-            max_abs_diff(&flex_values(a.input), &flex_values(b.input)) <= 1e-12,
-            "{config:?}"
-        );
-        let (da, db) = (
-            flex_values(a.decay.unwrap())[0],
-            flex_values(b.decay.unwrap())[0],
-        );
-        assert!((da - db).abs() <= 1e-12 * db.abs().max(1.0), "{da} vs {db}");
+        // Both upstream gradients, spikes only, membrane only; with and without the decay
+        // gradient.
+        let gs = || flex(Rng(5).uniform(n, -1.0, 1.0), &dims);
+        let gu = || flex(Rng(6).uniform(n, -1.0, 1.0), &dims);
+        for (with_s, with_u, want_decay) in [
+            (true, true, true),
+            (true, false, false),
+            (false, true, true),
+        ] {
+            let upstream = || (with_s.then(gs), with_u.then(gu));
+            let (s1, u1) = upstream();
+            let a = Flex::lif_backward(
+                cpu.membrane.clone(),
+                decay(),
+                s1,
+                u1,
+                &config.rule,
+                want_decay,
+            );
+            let (s2, u2) = upstream();
+            let b = generic::backward::<Flex>(
+                cpu.membrane.clone(),
+                decay(),
+                s2,
+                u2,
+                &config.rule,
+                want_decay,
+            );
+            assert!(
+                max_abs_diff(&flex_values(a.input), &flex_values(b.input)) <= 1e-12,
+                "{config:?} spikes {with_s} membrane {with_u}"
+            );
+            assert_eq!(a.decay.is_some(), want_decay);
+            assert_eq!(b.decay.is_some(), want_decay);
+            if let (Some(da), Some(db)) = (a.decay, b.decay) {
+                let (da, db) = (flex_values(da)[0], flex_values(db)[0]);
+                assert!((da - db).abs() <= 1e-12 * db.abs().max(1.0), "{da} vs {db}");
+            }
+        }
     }
 }
 

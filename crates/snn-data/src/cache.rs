@@ -7,6 +7,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::DataError;
 use crate::frame::Frames;
@@ -92,14 +93,13 @@ fn read_entry(path: &Path, key: &str) -> Option<Frames> {
 fn write_entry(path: &Path, key: &str, frames: &Frames) -> Result<(), DataError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    let tmp = path.with_extension(
-        format!(
-            "tmp-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        )
-        .replace(['(', ')'], ""),
-    );
+    // Unique per process and per write, so parallel writers never share a temporary file.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tmp = path.with_extension(format!(
+        "tmp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut bytes = Vec::with_capacity(8 + 4 + key.len() + 24 + frames.data.len() * 4);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&(key.len() as u32).to_le_bytes());

@@ -88,37 +88,43 @@ pub fn backward<B: Backend>(
         let v = u.clone().sub_scalar(rule.threshold);
         let s = heaviside(v.clone(), rule.fire_test);
         let keep = s.clone().neg().add_scalar(1.0);
-        // Partial derivatives of the state after the step, R(u, s, decay).
-        let (d_du, d_ds, d_decay) = match rule.reset {
-            Reset::Hard { value } => (
-                keep.clone().mul(beta.clone()),
-                u.clone().mul(beta.clone()).neg().add_scalar(value),
-                u.clone().mul(keep),
-            ),
-            Reset::Subtract => (
-                u.zeros_like().add(beta.clone()),
-                u.zeros_like().add(beta.clone().mul_scalar(-rule.threshold)),
-                u.clone() - s.mul_scalar(rule.threshold),
-            ),
-            Reset::LeakToThreshold => (
-                keep.clone().mul(beta.clone()),
-                u.clone().neg().add_scalar(rule.threshold).mul(beta.clone()),
-                s.mul_scalar(rule.threshold) + keep.mul(u.clone()),
-            ),
+        // Partial derivatives of the state after the step, R(u, s, decay), each computed only
+        // when its gradient is wanted; the subtract reset's are `[1, 1]` and broadcast.
+        let d_du = match rule.reset {
+            Reset::Subtract => beta.clone(),
+            Reset::Hard { .. } | Reset::LeakToThreshold => keep.clone().mul(beta.clone()),
         };
-        let mut gs = match &grad_spikes {
-            Some(g) => g.clone().slice(t..t + 1),
-            None => u.zeros_like(),
+        let through_reset = (!rule.detach_reset).then(|| {
+            let d_ds = match rule.reset {
+                Reset::Hard { value } => u.clone().mul(beta.clone()).neg().add_scalar(value),
+                Reset::Subtract => beta.clone().mul_scalar(-rule.threshold),
+                Reset::LeakToThreshold => {
+                    u.clone().neg().add_scalar(rule.threshold).mul(beta.clone())
+                }
+            };
+            gh.clone().mul(d_ds)
+        });
+        let gs = match (
+            grad_spikes.as_ref().map(|g| g.clone().slice(t..t + 1)),
+            through_reset,
+        ) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
         };
-        if !rule.detach_reset {
-            gs = gs + gh.clone().mul(d_ds);
+        let mut gu = gh.clone().mul(d_du);
+        if let Some(gs) = gs {
+            gu = gu + gs.mul(surrogate_derivative(v, rule.surrogate));
         }
-        let mut gu = gh.clone().mul(d_du) + gs.mul(surrogate_derivative(v, rule.surrogate));
         if let Some(g) = &grad_membrane {
             gu = gu + g.clone().slice(t..t + 1);
         }
         if let Some(acc) = grad_decay.take() {
-            grad_decay = Some(acc + gh.mul(d_decay));
+            let d_decay = match rule.reset {
+                Reset::Hard { .. } => u.clone().mul(keep),
+                Reset::Subtract => u.clone() - s.mul_scalar(rule.threshold),
+                Reset::LeakToThreshold => s.mul_scalar(rule.threshold) + keep.mul(u.clone()),
+            };
+            grad_decay = Some(acc + gh.clone().mul(d_decay));
         }
         grad_input.push(gu.clone());
         gh = gu;
