@@ -13,8 +13,7 @@
 //! - [`synthetic`]: a synthetic gesture dataset written as real AEDAT 3.1 files.
 //! - [`cache`]: framed samples on disk, keyed by every framing parameter, written atomically.
 //! - [`loader`]: deterministic shuffling by seed and epoch, parallel framing, time-first batches.
-//!
-//! Still to come (see the data issue): ImageNet and downloads.
+//! - [`imagenet`]: ImageNet-1k folder layouts, parallel decoding, torchvision's transforms.
 
 pub mod aedat2;
 pub mod aedat3;
@@ -24,6 +23,7 @@ pub mod event;
 pub mod folders;
 pub mod frame;
 pub mod gesture;
+pub mod imagenet;
 pub mod loader;
 pub mod nmnist;
 pub mod synthetic;
