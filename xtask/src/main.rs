@@ -11,6 +11,7 @@
 mod bench;
 mod data;
 mod demo;
+mod download;
 mod summary;
 mod verify;
 
@@ -39,6 +40,9 @@ enum Command {
     Summary(summary::SummaryArgs),
     /// Describes a dataset folder: samples, class counts and event counts per split.
     DatasetInfo(data::InfoArgs),
+    /// Downloads (or finds), verifies and extracts a dataset: published URLs and MD5s,
+    /// resumable, with progress bars; datasets behind a web page get instructions instead.
+    Download(download::DownloadArgs),
     /// Writes a synthetic dataset (real AEDAT 3.1 files in the DvsGesture layout).
     Synth(data::SynthArgs),
     /// Trains a small vanilla and a small TCSA event network on synthetic gestures (CPU) and
@@ -53,6 +57,7 @@ fn main() -> Result<()> {
         Command::Summary(args) => summary::run(args),
         Command::DatasetInfo(args) => data::info(args),
         Command::Synth(args) => data::synth(args),
+        Command::Download(args) => download::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -14,10 +14,14 @@
 //! - [`cache`]: framed samples on disk, keyed by every framing parameter, written atomically.
 //! - [`loader`]: deterministic shuffling by seed and epoch, parallel framing, time-first batches.
 //! - [`imagenet`]: ImageNet-1k folder layouts, parallel decoding, torchvision's transforms.
+//! - `download` (feature `download`): published URLs and MD5s, resumable downloads,
+//!   verification and extraction.
 
 pub mod aedat2;
 pub mod aedat3;
 pub mod cache;
+#[cfg(feature = "download")]
+pub mod download;
 pub mod error;
 pub mod event;
 pub mod folders;
