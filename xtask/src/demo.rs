@@ -141,6 +141,7 @@ fn train_one(
     attention: AttentionKind,
     train: &[Sample],
     test: &[(Frames, usize)],
+    data_root: &Path,
     args: &DemoArgs,
 ) -> Result<ModelReport> {
     let device = Default::default();
@@ -194,7 +195,12 @@ fn train_one(
             monitor.overall_rate()
         );
         if best.as_ref().is_none_or(|b| acc > b.test_acc) {
-            save_event_net(&dir.join("best"), &model, &line)?;
+            // What `export` needs to rebuild a real input batch: the framing and the data.
+            let mut meta = line.clone();
+            meta["framing"] = serde_json::json!({"steps": FRAMING.steps, "dt_us": FRAMING.dt_us,
+                "sensor": FRAMING.sensor, "pool": FRAMING.pool});
+            meta["data"] = serde_json::json!(data_root);
+            save_event_net(&dir.join("best"), &model, &meta)?;
             best = Some(ModelReport {
                 test_acc: acc,
                 firing_rate: monitor.overall_rate(),
@@ -238,8 +244,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
         .iter()
         .map(|s| (frames_at(s, s.events.first().map_or(0, |e| e.t)), s.label))
         .collect();
-    let vanilla = train_one("vanilla", AttentionKind::None, &train, &test, &args)?;
-    let tcsa = train_one("tcsa", AttentionKind::Tcsa, &train, &test, &args)?;
+    let root = std::path::absolute(data.root()).context("resolving the data folder")?;
+    let vanilla = train_one("vanilla", AttentionKind::None, &train, &test, &root, &args)?;
+    let tcsa = train_one("tcsa", AttentionKind::Tcsa, &train, &test, &root, &args)?;
     if args.json {
         println!(
             "{}",

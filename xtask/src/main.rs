@@ -12,6 +12,7 @@ mod bench;
 mod data;
 mod demo;
 mod download;
+mod export;
 mod summary;
 mod verify;
 
@@ -43,6 +44,9 @@ enum Command {
     /// Downloads (or finds), verifies and extracts a dataset: published URLs and MD5s,
     /// resumable, with progress bars; datasets behind a web page get instructions instead.
     Download(download::DownloadArgs),
+    /// Exports a checkpoint to ONNX and writes `FILE.sample.safetensors` (a real input batch
+    /// and our output on it) beside the model.
+    Export(export::ExportArgs),
     /// Writes a synthetic dataset (real AEDAT 3.1 files in the DvsGesture layout).
     Synth(data::SynthArgs),
     /// Trains a small vanilla and a small TCSA event network on synthetic gestures (CPU) and
@@ -58,6 +62,7 @@ fn main() -> Result<()> {
         Command::DatasetInfo(args) => data::info(args),
         Command::Synth(args) => data::synth(args),
         Command::Download(args) => download::run(args),
+        Command::Export(args) => export::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -45,6 +45,11 @@ impl<B: Backend> BatchNorm<B> {
         }
     }
 
+    /// The `eps` added to the variance (1e-5, PyTorch's default).
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+
     /// Normalises `x` (`[N, C, ...]`).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>, mode: Mode) -> Tensor<B, D> {
         let channels = x.dims()[1];

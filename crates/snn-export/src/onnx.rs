@@ -1,0 +1,481 @@
+//! ONNX export of the event network: the whole sequence, unrolled over T with standard
+//! operators only (opset 17), BatchNorm folded into the preceding convolution or linear layer.
+//!
+//! Layout: input `frames` is `[T, batch, C, H, W]` (time-first, as everywhere in this project;
+//! `batch` is a free dimension, T is fixed because temporal attention and the unrolled neuron are
+//! sized by it); output `rates` is `[batch, classes]`, the mean over T of the output spikes.
+//!
+//! Each LIF layer becomes, per step, `u = h + x[t]`, `s = Cast(u >= Vth)`, and the reset the
+//! neuron is configured with (`Where` on the spike mask): the model's metadata records the
+//! constants. Evaluation-mode semantics: BatchNorm uses its running statistics, and a learnable
+//! decay is frozen at its trained value.
+
+use burn::module::Param;
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+use ma_attention::{AttentionForm, AttentionKind, MultiDimAttention};
+use onnx_protobuf::{Message, ModelProto, OperatorSetIdProto, StringStringEntryProto};
+use snn_core::{FireTest, Lif, LifBackend, Reset};
+use snn_models::{BatchNorm, EventNet};
+
+use crate::graph::{Attr, Dim, GraphBuilder};
+use crate::ExportError;
+
+/// The opset the exports declare.
+pub const OPSET: i64 = 17;
+
+/// Settings of an ONNX export.
+#[derive(Debug, Clone, Default)]
+pub struct OnnxOptions {
+    /// Class names, stored in the metadata (`class_names`, JSON).
+    pub class_names: Vec<String>,
+    /// Also output every layer's spikes (`spikes/<layer>`, `[T, batch, ...]`), for checking an
+    /// export layer by layer.
+    pub layer_spikes: bool,
+}
+
+fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 after convert")
+}
+
+fn param_values<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) -> Vec<f32> {
+    values(p.val())
+}
+
+/// BatchNorm in evaluation mode as `y = x * scale + shift`, per channel.
+fn bn_affine<B: Backend>(bn: &BatchNorm<B>) -> (Vec<f32>, Vec<f32>) {
+    let var = bn.running_var.value_sync().add_scalar(bn.epsilon());
+    let scale = bn.weight.val() / var.sqrt();
+    let shift = bn.bias.val() - bn.running_mean.value_sync() * scale.clone();
+    (values(scale), values(shift))
+}
+
+/// Folds `BN(W x + b)` into `W' x + b'`: each output channel's weights (the `per_out`
+/// consecutive values starting at `o * per_out` when `out_major`, else every `outs`-th value)
+/// times its scale.
+fn fold(weight: &mut [f32], bias: &mut [f32], scale: &[f32], shift: &[f32], out_major: bool) {
+    let outs = scale.len();
+    if out_major {
+        let per_out = weight.len() / outs;
+        for (o, chunk) in weight.chunks_mut(per_out).enumerate() {
+            chunk.iter_mut().for_each(|w| *w *= scale[o]);
+        }
+    } else {
+        for (i, w) in weight.iter_mut().enumerate() {
+            *w *= scale[i % outs];
+        }
+    }
+    for o in 0..outs {
+        bias[o] = bias[o] * scale[o] + shift[o];
+    }
+}
+
+/// The decay a neuron uses at inference.
+fn decay_value<B: Backend>(lif: &Lif<B>) -> f32 {
+    match &lif.decay_logit {
+        Some(logit) => {
+            let w = f64::from(values(logit.val())[0]);
+            (1.0 / (1.0 + (-w).exp())) as f32
+        }
+        None => lif.config().decay as f32,
+    }
+}
+
+/// Emits the neuron over a `[T, batch, ...]` value: returns the spikes, same shape.
+fn emit_lif<B: Backend>(g: &mut GraphBuilder, x: &str, steps: usize, lif: &Lif<B>) -> String {
+    let rule = lif.config().rule;
+    let decay = g.constant("decay", &[], vec![decay_value(lif)]);
+    let threshold = g.constant("threshold", &[], vec![rule.threshold as f32]);
+    let parts = g.node_n("Split", &[x], &[("axis", Attr::Int(0))], steps);
+    let mut h: Option<String> = None;
+    let mut spikes = Vec::with_capacity(steps);
+    for (t, x_t) in parts.iter().enumerate() {
+        let u = match &h {
+            Some(h) => g.node("Add", &[h, x_t], &[]),
+            None => x_t.clone(),
+        };
+        let test = match rule.fire_test {
+            FireTest::GreaterOrEqual => "GreaterOrEqual",
+            FireTest::Greater => "Greater",
+        };
+        let mask = g.node(test, &[&u, &threshold], &[]);
+        let s = g.node("Cast", &[&mask], &[("to", Attr::Int(1))]);
+        if t + 1 < steps {
+            h = Some(match rule.reset {
+                Reset::Hard { value } => {
+                    let value = g.constant("reset_value", &[], vec![value as f32]);
+                    let leaked = g.node("Mul", &[&u, &decay], &[]);
+                    g.node("Where", &[&mask, &value, &leaked], &[])
+                }
+                Reset::Subtract => {
+                    let drop = g.node("Mul", &[&s, &threshold], &[]);
+                    let rest = g.node("Sub", &[&u, &drop], &[]);
+                    g.node("Mul", &[&rest, &decay], &[])
+                }
+                Reset::LeakToThreshold => {
+                    let kept = g.node("Where", &[&mask, &threshold, &u], &[]);
+                    g.node("Mul", &[&kept, &decay], &[])
+                }
+            });
+        }
+        spikes.push(s);
+    }
+    let refs: Vec<&str> = spikes.iter().map(String::as_str).collect();
+    g.node("Concat", &refs, &[("axis", Attr::Int(0))])
+}
+
+/// The shared MLP of an attention branch: `sigmoid(fc2(relu(fc1(avg))) + fc2(relu(fc1(max))))`
+/// on `[rows, n]` descriptors.
+fn emit_mlp(
+    g: &mut GraphBuilder,
+    avg: &str,
+    max: &str,
+    squeeze: (Vec<f32>, [usize; 2]),
+    excite: (Vec<f32>, [usize; 2]),
+) -> String {
+    // Stored as PyTorch Linear weights `[out, in]`; MatMul wants `[in, out]`.
+    let transpose = |(w, [rows, cols]): (Vec<f32>, [usize; 2])| {
+        let mut t = vec![0f32; w.len()];
+        for r in 0..rows {
+            for c in 0..cols {
+                t[c * rows + r] = w[r * cols + c];
+            }
+        }
+        (t, [cols, rows])
+    };
+    let (sq, sq_dims) = transpose(squeeze);
+    let (ex, ex_dims) = transpose(excite);
+    let sq = g.constant("mlp_squeeze", &sq_dims, sq);
+    let ex = g.constant("mlp_excite", &ex_dims, ex);
+    let mut branch = |d: &str| {
+        let hidden = g.node("MatMul", &[d, &sq], &[]);
+        let hidden = g.node("Relu", &[&hidden], &[]);
+        g.node("MatMul", &[&hidden, &ex], &[])
+    };
+    let a = branch(avg);
+    let m = branch(max);
+    let sum = g.node("Add", &[&a, &m], &[]);
+    g.node("Sigmoid", &[&sum], &[])
+}
+
+fn mlp_weights<B: Backend>(mlp: &ma_attention::SharedMlp<B>) -> [(Vec<f32>, [usize; 2]); 2] {
+    let dims = |p: &Param<Tensor<B, 2>>| p.dims();
+    [
+        (param_values(&mlp.squeeze), dims(&mlp.squeeze)),
+        (param_values(&mlp.excite), dims(&mlp.excite)),
+    ]
+}
+
+/// The official-form attention on a `[T, batch, ...]` value of rank `rank` (5 for conv
+/// layers, 3 for fc layers), `per_step` features per (t, b).
+fn emit_attention<B: Backend>(
+    g: &mut GraphBuilder,
+    x: &str,
+    att: &MultiDimAttention<B>,
+    rank: usize,
+    per_step: usize,
+    spatial_dims: Option<(usize, usize)>,
+) -> Result<String, ExportError> {
+    let config = att.config();
+    if config.form != AttentionForm::Official {
+        return Err(ExportError::Unsupported(
+            "the paper-form attention (inside the recurrence) has no ONNX export yet".into(),
+        ));
+    }
+    let steps = config.steps as i64;
+    let mut out = x.to_owned();
+    let unit = |rank: usize, lead: [i64; 2]| {
+        let mut shape = vec![1i64; rank];
+        shape[0] = lead[0];
+        shape[1] = lead[1];
+        shape
+    };
+    if let Some(ta) = &att.temporal {
+        let flat = g.reshape(&out, &[steps, -1, per_step as i64]);
+        let axes = Attr::Ints(vec![2]);
+        let avg = g.node(
+            "ReduceMean",
+            &[&flat],
+            &[("axes", axes.clone()), ("keepdims", Attr::Int(0))],
+        );
+        let max = g.node(
+            "ReduceMax",
+            &[&flat],
+            &[("axes", axes), ("keepdims", Attr::Int(0))],
+        );
+        let perm = Attr::Ints(vec![1, 0]);
+        let avg = g.node("Transpose", &[&avg], &[("perm", perm.clone())]);
+        let max = g.node("Transpose", &[&max], &[("perm", perm.clone())]);
+        let [sq, ex] = mlp_weights(&ta.mlp);
+        let w = emit_mlp(g, &avg, &max, sq, ex);
+        let w = g.node("Transpose", &[&w], &[("perm", perm)]);
+        let w = g.reshape(&w, &unit(rank, [steps, -1]));
+        out = g.node("Mul", &[&out, &w], &[]);
+    }
+    if let Some(ca) = &att.channel {
+        let channels = config.channels as i64;
+        let axes = Attr::Ints(vec![0, 3, 4]);
+        let avg = g.node(
+            "ReduceMean",
+            &[&out],
+            &[("axes", axes.clone()), ("keepdims", Attr::Int(0))],
+        );
+        let max = g.node(
+            "ReduceMax",
+            &[&out],
+            &[("axes", axes), ("keepdims", Attr::Int(0))],
+        );
+        let [sq, ex] = mlp_weights(&ca.mlp);
+        let w = emit_mlp(g, &avg, &max, sq, ex);
+        let w = g.reshape(&w, &[1, -1, channels, 1, 1]);
+        out = g.node("Mul", &[&out, &w], &[]);
+    }
+    if let Some(sa) = &att.spatial {
+        let (height, width) = spatial_dims.expect("spatial attention on a conv layer");
+        let axes = Attr::Ints(vec![0, 2]);
+        let avg = g.node(
+            "ReduceMean",
+            &[&out],
+            &[("axes", axes.clone()), ("keepdims", Attr::Int(0))],
+        );
+        let max = g.node(
+            "ReduceMax",
+            &[&out],
+            &[("axes", axes), ("keepdims", Attr::Int(0))],
+        );
+        let one = g.ints("axis", &[1]);
+        let avg = g.node("Unsqueeze", &[&avg, &one], &[]);
+        let max = g.node("Unsqueeze", &[&max, &one], &[]);
+        let maps = g.node("Concat", &[&avg, &max], &[("axis", Attr::Int(1))]);
+        let dims = sa.weight.dims();
+        let kernel = dims[3];
+        let weight = g.constant("sa_weight", &dims, param_values(&sa.weight));
+        let pad = (kernel / 2) as i64;
+        let conv = g.node(
+            "Conv",
+            &[&maps, &weight],
+            &[
+                ("kernel_shape", Attr::Ints(vec![kernel as i64; 2])),
+                ("pads", Attr::Ints(vec![pad; 4])),
+            ],
+        );
+        let w = g.node("Sigmoid", &[&conv], &[]);
+        let w = g.reshape(&w, &[1, -1, 1, height as i64, width as i64]);
+        out = g.node("Mul", &[&out, &w], &[]);
+    }
+    if config.trailing_relu && config.kind != AttentionKind::None {
+        out = g.node("Relu", &[&out], &[]);
+    }
+    Ok(out)
+}
+
+/// Exports an event network (any attention variant) as an ONNX model.
+pub fn export_event_net<B: LifBackend>(
+    net: &EventNet<B>,
+    options: &OnnxOptions,
+) -> Result<ModelProto, ExportError> {
+    let config = net.config();
+    let steps = config.steps;
+    let t = steps as i64;
+    let batch = Dim::Named("batch".into());
+    let mut g = GraphBuilder::new("event_net");
+    let mut x = g.input(
+        "frames",
+        &[
+            Dim::Fixed(steps),
+            batch.clone(),
+            Dim::Fixed(config.in_channels),
+            Dim::Fixed(config.height),
+            Dim::Fixed(config.width),
+        ],
+    );
+    let mut layer_outputs = Vec::new();
+    let (mut h, mut w) = (config.height, config.width);
+    let mut c_in = config.in_channels;
+    for (i, block) in net.convs.iter().enumerate() {
+        let name = format!("conv{i}");
+        g.set_scope(&name);
+        let dims = block.conv.weight.dims();
+        let c_out = dims[0];
+        let mut weight = param_values(&block.conv.weight);
+        let mut bias = match &block.conv.bias {
+            Some(b) => param_values(b),
+            None => vec![0.0; c_out],
+        };
+        let (scale, shift) = bn_affine(&block.bn);
+        fold(&mut weight, &mut bias, &scale, &shift, true);
+        let weight = g.constant("weight", &dims, weight);
+        let bias = g.constant("bias", &[c_out], bias);
+        let frames = g.reshape(&x, &[-1, c_in as i64, h as i64, w as i64]);
+        let mut y = g.node(
+            "Conv",
+            &[&frames, &weight, &bias],
+            &[
+                (
+                    "kernel_shape",
+                    Attr::Ints(vec![dims[2] as i64, dims[3] as i64]),
+                ),
+                ("pads", Attr::Ints(vec![1; 4])),
+            ],
+        );
+        if block.pool > 1 {
+            let p = block.pool as i64;
+            y = g.node(
+                "AveragePool",
+                &[&y],
+                &[
+                    ("kernel_shape", Attr::Ints(vec![p, p])),
+                    ("strides", Attr::Ints(vec![p, p])),
+                ],
+            );
+            h /= block.pool;
+            w /= block.pool;
+        }
+        let mut seq = g.reshape(&y, &[t, -1, c_out as i64, h as i64, w as i64]);
+        if let Some(att) = &block.attention {
+            seq = emit_attention(&mut g, &seq, att, 5, c_out * h * w, Some((h, w)))?;
+        }
+        x = emit_lif(&mut g, &seq, steps, &block.lif);
+        layer_outputs.push((
+            name,
+            vec![
+                Dim::Fixed(steps),
+                batch.clone(),
+                Dim::Fixed(c_out),
+                Dim::Fixed(h),
+                Dim::Fixed(w),
+            ],
+            x.clone(),
+        ));
+        c_in = c_out;
+    }
+    let mut features = c_in * h * w;
+    x = g.reshape(&x, &[-1, features as i64]);
+    for (j, block) in net.fcs.iter().enumerate() {
+        let name = format!("fc{j}");
+        g.set_scope(&name);
+        let dims = block.linear.weight.dims(); // [in, out]
+        let out = dims[1];
+        let mut weight = param_values(&block.linear.weight);
+        let mut bias = match &block.linear.bias {
+            Some(b) => param_values(b),
+            None => vec![0.0; out],
+        };
+        let (scale, shift) = bn_affine(&block.bn);
+        fold(&mut weight, &mut bias, &scale, &shift, false);
+        let weight = g.constant("weight", &dims, weight);
+        let bias = g.constant("bias", &[out], bias);
+        let y = g.node("MatMul", &[&x, &weight], &[]);
+        let y = g.node("Add", &[&y, &bias], &[]);
+        let mut seq = g.reshape(&y, &[t, -1, out as i64]);
+        if let Some(att) = &block.attention {
+            seq = emit_attention(&mut g, &seq, att, 3, out, None)?;
+        }
+        let spikes = emit_lif(&mut g, &seq, steps, &block.lif);
+        layer_outputs.push((
+            name,
+            vec![Dim::Fixed(steps), batch.clone(), Dim::Fixed(out)],
+            spikes.clone(),
+        ));
+        x = g.reshape(&spikes, &[-1, out as i64]);
+        features = out;
+    }
+    g.set_scope("readout");
+    let seq = g.reshape(&x, &[t, -1, features as i64]);
+    g.node_to(
+        "ReduceMean",
+        &[&seq],
+        &[("axes", Attr::Ints(vec![0])), ("keepdims", Attr::Int(0))],
+        "rates",
+    );
+    g.output("rates", &[batch, Dim::Fixed(config.classes)]);
+    if options.layer_spikes {
+        for (name, dims, value) in &layer_outputs {
+            g.set_scope(&format!("spikes/{name}"));
+            g.node_to("Identity", &[value], &[], &format!("spikes/{name}"));
+            g.output(&format!("spikes/{name}"), dims);
+        }
+    }
+    let graph = g.finish();
+
+    let neuron = &config.neuron;
+    let reset = match neuron.rule.reset {
+        Reset::Hard { value } => format!("hard to {value}"),
+        Reset::Subtract => "subtract threshold".into(),
+        Reset::LeakToThreshold => "state decay * threshold after a spike (official MA-SNN)".into(),
+    };
+    let metadata = [
+        ("producer_model", "snn-models EventNet".to_owned()),
+        (
+            "layout",
+            "frames [T, batch, C, H, W] -> rates [batch, classes]".to_owned(),
+        ),
+        ("time_steps", steps.to_string()),
+        ("attention", config.attention.name().to_owned()),
+        (
+            "neuron",
+            format!(
+                "u = h + x[t]; s = u {} {}; reset: {reset}; decay {}{}",
+                match neuron.rule.fire_test {
+                    FireTest::GreaterOrEqual => ">=",
+                    FireTest::Greater => ">",
+                },
+                neuron.rule.threshold,
+                neuron.decay,
+                if neuron.learnable_decay {
+                    " (learned per layer: see each layer's decay constant)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        (
+            "class_names",
+            serde_json::to_string(&options.class_names).expect("strings serialise"),
+        ),
+        (
+            "config",
+            serde_json::to_string(config).expect("config serialises"),
+        ),
+    ];
+    let mut model = ModelProto::new();
+    model.ir_version = 8;
+    model.producer_name = "snn-export".into();
+    model.producer_version = env!("CARGO_PKG_VERSION").into();
+    let mut opset = OperatorSetIdProto::new();
+    opset.domain = String::new();
+    opset.version = OPSET;
+    model.opset_import = vec![opset];
+    model.metadata_props = metadata
+        .into_iter()
+        .map(|(k, v)| {
+            let mut e = StringStringEntryProto::new();
+            e.key = k.into();
+            e.value = v;
+            e
+        })
+        .collect();
+    model.graph = Some(graph).into();
+    Ok(model)
+}
+
+/// The model's protobuf bytes.
+pub fn to_bytes(model: &ModelProto) -> Result<Vec<u8>, ExportError> {
+    model
+        .write_to_bytes()
+        .map_err(|e| ExportError::Encode(e.to_string()))
+}
+
+/// The op types of a model's nodes in order, one `name: op(inputs) -> outputs` line each (for
+/// snapshots and for reading an export).
+pub fn node_list(model: &ModelProto) -> Vec<String> {
+    model
+        .graph
+        .node
+        .iter()
+        .map(|n| format!("{}: {}({})", n.name, n.op_type, n.input.join(", ")))
+        .collect()
+}

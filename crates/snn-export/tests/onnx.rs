@@ -1,0 +1,180 @@
+//! Exported event networks run in tract (a second, independent ONNX runtime) and agree with our
+//! own inference: output rates within 1e-5 and every layer's spike count equal (up to threshold
+//! ties), for every attention variant; the graph's node list is snapshotted.
+
+use burn::backend::Flex;
+use burn::tensor::{Distribution, Tensor};
+use ma_attention::AttentionKind;
+use snn_export::onnx::{export_event_net, node_list, to_bytes, OnnxOptions, OPSET};
+use snn_models::{EventNet, EventNetConfig, Mode};
+use tract_onnx::prelude::*;
+
+type B = Flex;
+
+const KINDS: [AttentionKind; 8] = [
+    AttentionKind::None,
+    AttentionKind::Ta,
+    AttentionKind::Ca,
+    AttentionKind::Sa,
+    AttentionKind::Tca,
+    AttentionKind::Tsa,
+    AttentionKind::Csa,
+    AttentionKind::Tcsa,
+];
+
+fn small_config(steps: usize, attention: AttentionKind) -> EventNetConfig {
+    let mut config = EventNetConfig::gesture(steps, attention);
+    config.height = 8;
+    config.width = 8;
+    config.channels = vec![4, 8];
+    config.pools = vec![1, 2];
+    config.fc_hidden = 16;
+    config.classes = 3;
+    config.t_ratio = 2;
+    config.c_ratio = 2;
+    config
+}
+
+/// A network whose BatchNorm running statistics are not the identity (a few training-mode
+/// passes), so folding is exercised.
+fn trained_net(config: &EventNetConfig) -> EventNet<B> {
+    let device = Default::default();
+    let net = config.init::<B>(&device).unwrap();
+    for _ in 0..3 {
+        let frames = Tensor::<B, 5>::random(
+            [config.steps, 4, 2, config.height, config.width],
+            Distribution::Uniform(0.0, 2.0),
+            &device,
+        );
+        let _ = net.forward(frames, Mode::Train);
+    }
+    net
+}
+
+struct Run {
+    rates: Vec<f32>,
+    layer_spikes: Vec<f64>,
+}
+
+fn run_tract(bytes: &[u8], dims: [usize; 5], input: Vec<f32>, layers: usize) -> Run {
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .unwrap()
+        .with_input_fact(0, f32::fact(dims).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let input: tract_onnx::prelude::Tensor =
+        tract_ndarray::ArrayD::from_shape_vec(dims.to_vec(), input)
+            .unwrap()
+            .into();
+    let outputs = model.run(tvec!(input.into())).unwrap();
+    assert_eq!(outputs.len(), 1 + layers);
+    let rates = outputs[0]
+        .to_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    let layer_spikes = outputs[1..]
+        .iter()
+        .map(|o| {
+            o.to_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .map(|&s| f64::from(s))
+                .sum()
+        })
+        .collect();
+    Run {
+        rates,
+        layer_spikes,
+    }
+}
+
+#[test]
+fn every_attention_variant_runs_in_tract_and_matches_our_inference() {
+    let device = Default::default();
+    for kind in KINDS {
+        let config = small_config(4, kind);
+        let net = trained_net(&config);
+        let dims = [4, 3, 2, 8, 8];
+        let frames = Tensor::<B, 5>::random(dims, Distribution::Uniform(0.0, 3.0), &device);
+        let input: Vec<f32> = frames.to_data().to_vec().unwrap();
+        let ours = net.forward(frames, Mode::Eval);
+        let our_rates: Vec<f32> = ours.rates.into_data().to_vec().unwrap();
+
+        let options = OnnxOptions {
+            class_names: vec!["a".into(), "b".into(), "c".into()],
+            layer_spikes: true,
+        };
+        let model = export_event_net(&net, &options).unwrap();
+        let bytes = to_bytes(&model).unwrap();
+        let theirs = run_tract(&bytes, dims, input, ours.layers.len());
+
+        let total: f64 = ours.layers.iter().map(|(_, s)| s.spikes).sum();
+        assert!(
+            total > 0.0,
+            "{kind}: the network must spike to test anything"
+        );
+        for ((name, stats), theirs) in ours.layers.iter().zip(&theirs.layer_spikes) {
+            assert_eq!(stats.spikes, *theirs, "{kind}: {name} spike count");
+        }
+        let worst = our_rates
+            .iter()
+            .zip(&theirs.rates)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-5, "{kind}: rates differ by {worst}");
+    }
+}
+
+#[test]
+fn the_batch_dimension_is_free_and_metadata_describes_the_model() {
+    let config = small_config(3, AttentionKind::Tcsa);
+    let net = trained_net(&config);
+    let model = export_event_net(&net, &OnnxOptions::default()).unwrap();
+    assert_eq!(model.opset_import[0].version, OPSET);
+    let meta: std::collections::HashMap<_, _> = model
+        .metadata_props
+        .iter()
+        .map(|e| (e.key.as_str(), e.value.as_str()))
+        .collect();
+    assert_eq!(meta["time_steps"], "3");
+    assert_eq!(meta["attention"], "TCSA");
+    assert!(meta["neuron"].contains(">= 0.3"), "{}", meta["neuron"]);
+    let restored: EventNetConfig = serde_json::from_str(meta["config"]).unwrap();
+    assert_eq!(restored, config);
+
+    let bytes = to_bytes(&model).unwrap();
+    let device = Default::default();
+    for batch in [1, 5] {
+        let dims = [3, batch, 2, 8, 8];
+        let frames = Tensor::<B, 5>::random(dims, Distribution::Uniform(0.0, 3.0), &device);
+        let input: Vec<f32> = frames.to_data().to_vec().unwrap();
+        let ours: Vec<f32> = net
+            .forward(frames, Mode::Eval)
+            .rates
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let theirs = run_tract(&bytes, dims, input, 0);
+        assert_eq!(theirs.rates.len(), batch * 3);
+        let worst = ours
+            .iter()
+            .zip(&theirs.rates)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-5, "batch {batch}: {worst}");
+    }
+}
+
+#[test]
+fn graph_node_list_snapshot() {
+    let config = small_config(2, AttentionKind::Tcsa);
+    let net = config.init::<B>(&Default::default()).unwrap();
+    let model = export_event_net(&net, &OnnxOptions::default()).unwrap();
+    insta::assert_snapshot!(node_list(&model).join("\n"));
+}

@@ -1,0 +1,115 @@
+//! `cargo xtask export` end to end: a checkpoint and a synthetic dataset on disk, the command
+//! run as users run it, and the written model checked in tract against the written sample.
+
+use std::path::Path;
+use std::process::Command;
+
+use burn::backend::Flex;
+use ma_attention::AttentionKind;
+use safetensors::SafeTensors;
+use snn_data::synthetic::SyntheticGestures;
+use snn_models::EventNetConfig;
+use snn_train::checkpoint::save_event_net;
+use tract_onnx::prelude::*;
+
+fn floats(tensors: &SafeTensors, name: &str) -> (Vec<usize>, Vec<f32>) {
+    let view = tensors.tensor(name).unwrap();
+    let values = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    (view.shape().to_vec(), values)
+}
+
+fn export(checkpoint: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("export")
+        .arg("--checkpoint")
+        .arg(checkpoint)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn export_writes_a_model_and_a_sample_that_agree_in_tract() {
+    let dir = std::env::temp_dir().join(format!("snn-xtask-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    SyntheticGestures {
+        train_trials: 1,
+        test_trials: 1,
+        ..Default::default()
+    }
+    .write(&data)
+    .unwrap();
+
+    let mut config = EventNetConfig::gesture(4, AttentionKind::Tcsa);
+    config.height = 8;
+    config.width = 8;
+    config.channels = vec![4, 8];
+    config.pools = vec![1, 2];
+    config.fc_hidden = 16;
+    config.t_ratio = 2;
+    config.c_ratio = 2;
+    config.neuron = config.neuron.with_threshold(0.1);
+    let net = config.init::<Flex>(&Default::default()).unwrap();
+    let checkpoint = dir.join("best");
+    let meta = serde_json::json!({
+        "framing": {"steps": 4, "dt_us": 100_000, "sensor": 128, "pool": 16},
+        "data": data,
+    });
+    save_event_net(&checkpoint, &net, &meta).unwrap();
+
+    let out = dir.join("model.onnx");
+    let run = export(&checkpoint, &out, &["--batch", "3"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let sample_bytes = std::fs::read(dir.join("model.onnx.sample.safetensors")).unwrap();
+    let sample = SafeTensors::deserialize(&sample_bytes).unwrap();
+    let (input_shape, input) = floats(&sample, "input");
+    let (output_shape, output) = floats(&sample, "output");
+    assert_eq!(input_shape, [4, 3, 2, 8, 8]);
+    assert_eq!(output_shape, [3, 11]);
+    assert!(input.iter().any(|&v| v > 0.0), "a real batch has events");
+
+    let model = tract_onnx::onnx()
+        .model_for_path(&out)
+        .unwrap()
+        .with_input_fact(0, f32::fact(&input_shape).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let x: Tensor = tract_ndarray::ArrayD::from_shape_vec(input_shape, input)
+        .unwrap()
+        .into();
+    let result = model.run(tvec!(x.into())).unwrap();
+    let theirs: Vec<f32> = result[0]
+        .to_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    let worst = theirs
+        .iter()
+        .zip(&output)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst <= 1e-5, "tract and our inference differ by {worst}");
+
+    // A checkpoint that does not record its framing says so.
+    save_event_net(&checkpoint, &net, &serde_json::json!({})).unwrap();
+    let run = export(&checkpoint, &out, &[]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("framing.steps"), "{stderr}");
+}
