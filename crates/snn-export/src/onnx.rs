@@ -11,12 +11,14 @@
 //! decay is frozen at its trained value.
 
 use burn::module::Param;
+use burn::nn::conv::Conv2d;
+use burn::nn::PaddingConfig2d;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use ma_attention::{AttentionForm, AttentionKind, MultiDimAttention};
-use onnx_protobuf::{Message, ModelProto, OperatorSetIdProto, StringStringEntryProto};
-use snn_core::{FireTest, Lif, LifBackend, Reset};
-use snn_models::{BatchNorm, EventNet};
+use onnx_protobuf::{GraphProto, Message, ModelProto, OperatorSetIdProto, StringStringEntryProto};
+use snn_core::{FireTest, Lif, LifBackend, LifConfig, Reset};
+use snn_models::{BatchNorm, EventNet, ResSnn};
 
 use crate::graph::{Attr, Dim, GraphBuilder};
 use crate::ExportError;
@@ -71,6 +73,80 @@ fn fold(weight: &mut [f32], bias: &mut [f32], scale: &[f32], shift: &[f32], out_
     for o in 0..outs {
         bias[o] = bias[o] * scale[o] + shift[o];
     }
+}
+
+/// A frame-wise convolution with an optional BatchNorm folded in, on `[N, C, H, W]` frames:
+/// returns the output value and its spatial size.
+fn emit_conv<B: Backend>(
+    g: &mut GraphBuilder,
+    frames: &str,
+    conv: &Conv2d<B>,
+    bn: Option<&BatchNorm<B>>,
+    (h, w): (usize, usize),
+) -> Result<(String, (usize, usize)), ExportError> {
+    let dims = conv.weight.dims();
+    let c_out = dims[0];
+    if conv.groups != 1 || conv.dilation != [1, 1] {
+        return Err(ExportError::Unsupported(
+            "grouped or dilated convolutions".into(),
+        ));
+    }
+    let pads = match conv.padding {
+        PaddingConfig2d::Valid => [0; 4],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
+        PaddingConfig2d::Same => {
+            return Err(ExportError::Unsupported(
+                "`Same` convolution padding".into(),
+            ))
+        }
+    };
+    let mut weight = param_values(&conv.weight);
+    let mut bias = match &conv.bias {
+        Some(b) => param_values(b),
+        None => vec![0.0; c_out],
+    };
+    if let Some(bn) = bn {
+        let (scale, shift) = bn_affine(bn);
+        fold(&mut weight, &mut bias, &scale, &shift, true);
+    }
+    let weight = g.constant("weight", &dims, weight);
+    let bias = g.constant("bias", &[c_out], bias);
+    let y = g.node(
+        "Conv",
+        &[frames, &weight, &bias],
+        &[
+            (
+                "kernel_shape",
+                Attr::Ints(vec![dims[2] as i64, dims[3] as i64]),
+            ),
+            (
+                "strides",
+                Attr::Ints(conv.stride.iter().map(|&s| s as i64).collect()),
+            ),
+            ("pads", Attr::Ints(pads.iter().map(|&p| p as i64).collect())),
+        ],
+    );
+    let out = |size: usize, k: usize, before: usize, after: usize, stride: usize| {
+        (size + before + after - k) / stride + 1
+    };
+    let size = (
+        out(h, dims[2], pads[0], pads[2], conv.stride[0]),
+        out(w, dims[3], pads[1], pads[3], conv.stride[1]),
+    );
+    Ok((y, size))
+}
+
+/// `AveragePool` with kernel = stride = `pool` (no padding, floor), as the models use.
+fn emit_avg_pool(g: &mut GraphBuilder, x: &str, pool: usize) -> String {
+    let p = pool as i64;
+    g.node(
+        "AveragePool",
+        &[x],
+        &[
+            ("kernel_shape", Attr::Ints(vec![p, p])),
+            ("strides", Attr::Ints(vec![p, p])),
+        ],
+    )
 }
 
 /// The decay a neuron uses at inference.
@@ -298,39 +374,12 @@ pub fn export_event_net<B: LifBackend>(
     for (i, block) in net.convs.iter().enumerate() {
         let name = format!("conv{i}");
         g.set_scope(&name);
-        let dims = block.conv.weight.dims();
-        let c_out = dims[0];
-        let mut weight = param_values(&block.conv.weight);
-        let mut bias = match &block.conv.bias {
-            Some(b) => param_values(b),
-            None => vec![0.0; c_out],
-        };
-        let (scale, shift) = bn_affine(&block.bn);
-        fold(&mut weight, &mut bias, &scale, &shift, true);
-        let weight = g.constant("weight", &dims, weight);
-        let bias = g.constant("bias", &[c_out], bias);
+        let c_out = block.conv.weight.dims()[0];
         let frames = g.reshape(&x, &[-1, c_in as i64, h as i64, w as i64]);
-        let mut y = g.node(
-            "Conv",
-            &[&frames, &weight, &bias],
-            &[
-                (
-                    "kernel_shape",
-                    Attr::Ints(vec![dims[2] as i64, dims[3] as i64]),
-                ),
-                ("pads", Attr::Ints(vec![1; 4])),
-            ],
-        );
+        let (mut y, size) = emit_conv(&mut g, &frames, &block.conv, Some(&block.bn), (h, w))?;
+        (h, w) = size;
         if block.pool > 1 {
-            let p = block.pool as i64;
-            y = g.node(
-                "AveragePool",
-                &[&y],
-                &[
-                    ("kernel_shape", Attr::Ints(vec![p, p])),
-                    ("strides", Attr::Ints(vec![p, p])),
-                ],
-            );
+            y = emit_avg_pool(&mut g, &y, block.pool);
             h /= block.pool;
             w /= block.pool;
         }
@@ -401,13 +450,7 @@ pub fn export_event_net<B: LifBackend>(
     }
     let graph = g.finish();
 
-    let neuron = &config.neuron;
-    let reset = match neuron.rule.reset {
-        Reset::Hard { value } => format!("hard to {value}"),
-        Reset::Subtract => "subtract threshold".into(),
-        Reset::LeakToThreshold => "state decay * threshold after a spike (official MA-SNN)".into(),
-    };
-    let metadata = [
+    let metadata = vec![
         ("producer_model", "snn-models EventNet".to_owned()),
         (
             "layout",
@@ -415,23 +458,7 @@ pub fn export_event_net<B: LifBackend>(
         ),
         ("time_steps", steps.to_string()),
         ("attention", config.attention.name().to_owned()),
-        (
-            "neuron",
-            format!(
-                "u = h + x[t]; s = u {} {}; reset: {reset}; decay {}{}",
-                match neuron.rule.fire_test {
-                    FireTest::GreaterOrEqual => ">=",
-                    FireTest::Greater => ">",
-                },
-                neuron.rule.threshold,
-                neuron.decay,
-                if neuron.learnable_decay {
-                    " (learned per layer: see each layer's decay constant)"
-                } else {
-                    ""
-                }
-            ),
-        ),
+        ("neuron", describe_neuron(&config.neuron)),
         (
             "class_names",
             serde_json::to_string(&options.class_names).expect("strings serialise"),
@@ -441,6 +468,33 @@ pub fn export_event_net<B: LifBackend>(
             serde_json::to_string(config).expect("config serialises"),
         ),
     ];
+    Ok(model_proto(graph, metadata))
+}
+
+/// The neuron's inference equations in words, for the metadata.
+fn describe_neuron(neuron: &LifConfig) -> String {
+    let reset = match neuron.rule.reset {
+        Reset::Hard { value } => format!("hard to {value}"),
+        Reset::Subtract => "subtract threshold".into(),
+        Reset::LeakToThreshold => "state decay * threshold after a spike (official MA-SNN)".into(),
+    };
+    format!(
+        "u = h + x[t]; s = u {} {}; reset: {reset}; decay {}{}",
+        match neuron.rule.fire_test {
+            FireTest::GreaterOrEqual => ">=",
+            FireTest::Greater => ">",
+        },
+        neuron.rule.threshold,
+        neuron.decay,
+        if neuron.learnable_decay {
+            " (learned per layer: see each layer's decay constant)"
+        } else {
+            ""
+        }
+    )
+}
+
+fn model_proto(graph: GraphProto, metadata: Vec<(&str, String)>) -> ModelProto {
     let mut model = ModelProto::new();
     model.ir_version = 8;
     model.producer_name = "snn-export".into();
@@ -459,7 +513,177 @@ pub fn export_event_net<B: LifBackend>(
         })
         .collect();
     model.graph = Some(graph).into();
-    Ok(model)
+    model
+}
+
+/// Exports a Res-SNN (MS-ResNet style, any attention variant) for `height x width` images.
+///
+/// Input `images` is `[batch, C, H, W]`; the network sees it at every one of its T steps (direct
+/// encoding), so the stem runs once and its output is repeated over T. Output `logits` is
+/// `[batch, classes]`: the fully connected layer on the spikes of the last neuron averaged over
+/// space and time.
+pub fn export_res_snn<B: LifBackend>(
+    net: &ResSnn<B>,
+    options: &OnnxOptions,
+    (height, width): (usize, usize),
+) -> Result<ModelProto, ExportError> {
+    let config = net.config();
+    let steps = config.steps;
+    let t = steps as i64;
+    let batch = Dim::Named("batch".into());
+    let mut g = GraphBuilder::new("res_snn");
+    let images = g.input(
+        "images",
+        &[
+            batch.clone(),
+            Dim::Fixed(config.in_channels),
+            Dim::Fixed(height),
+            Dim::Fixed(width),
+        ],
+    );
+    g.set_scope("stem");
+    let mut y = images;
+    let mut size = (height, width);
+    let last = net.stem.convs.len() - 1;
+    for (i, conv) in net.stem.convs.iter().enumerate() {
+        let bn = (i == last).then_some(&net.stem.bn);
+        (y, size) = emit_conv(&mut g, &y, conv, bn, size)?;
+    }
+    let mut channels = net.stem.bn.weight.dims()[0];
+    let zero = g.ints("axis", &[0]);
+    let one_step = g.node("Unsqueeze", &[&y, &zero], &[]);
+    let copies = vec![one_step.as_str(); steps];
+    let mut x = g.node("Concat", &copies, &[("axis", Attr::Int(0))]);
+    let mut layer_outputs = Vec::new();
+    let seq_dims = |c: usize, (h, w): (usize, usize)| {
+        vec![
+            Dim::Fixed(steps),
+            batch.clone(),
+            Dim::Fixed(c),
+            Dim::Fixed(h),
+            Dim::Fixed(w),
+        ]
+    };
+    for (s, stage) in net.stages.iter().enumerate() {
+        for (k, block) in stage.iter().enumerate() {
+            let name = format!("stage{s}.block{k}");
+            g.set_scope(&name);
+            let (h, w) = size;
+            let spikes1 = emit_lif(&mut g, &x, steps, &block.lif1);
+            layer_outputs.push((
+                format!("{name}.lif1"),
+                seq_dims(channels, size),
+                spikes1.clone(),
+            ));
+            let frames = g.reshape(&spikes1, &[-1, channels as i64, h as i64, w as i64]);
+            let (y1, size1) = emit_conv(&mut g, &frames, &block.conv1, Some(&block.bn1), size)?;
+            let width_out = block.conv1.weight.dims()[0];
+            let seq1 = g.reshape(
+                &y1,
+                &[t, -1, width_out as i64, size1.0 as i64, size1.1 as i64],
+            );
+            let spikes2 = emit_lif(&mut g, &seq1, steps, &block.lif2);
+            layer_outputs.push((
+                format!("{name}.lif2"),
+                seq_dims(width_out, size1),
+                spikes2.clone(),
+            ));
+            let frames2 = g.reshape(
+                &spikes2,
+                &[-1, width_out as i64, size1.0 as i64, size1.1 as i64],
+            );
+            let (y2, size2) = emit_conv(&mut g, &frames2, &block.conv2, Some(&block.bn2), size1)?;
+            let mut residual = g.reshape(
+                &y2,
+                &[t, -1, width_out as i64, size2.0 as i64, size2.1 as i64],
+            );
+            if let Some(att) = &block.attention {
+                residual = emit_attention(
+                    &mut g,
+                    &residual,
+                    att,
+                    5,
+                    width_out * size2.0 * size2.1,
+                    Some(size2),
+                )?;
+            }
+            let shortcut = match &block.shortcut {
+                Some(sc) => {
+                    let frames = g.reshape(&x, &[-1, channels as i64, h as i64, w as i64]);
+                    let pooled = emit_avg_pool(&mut g, &frames, sc.pool);
+                    let (p, psize) = emit_conv(
+                        &mut g,
+                        &pooled,
+                        &sc.conv,
+                        Some(&sc.bn),
+                        (h / sc.pool, w / sc.pool),
+                    )?;
+                    if psize != size2 {
+                        return Err(ExportError::Unsupported(format!(
+                            "{name}: shortcut size {psize:?} differs from the block's {size2:?}"
+                        )));
+                    }
+                    g.reshape(
+                        &p,
+                        &[t, -1, width_out as i64, size2.0 as i64, size2.1 as i64],
+                    )
+                }
+                None => x.clone(),
+            };
+            x = g.node("Add", &[&residual, &shortcut], &[]);
+            channels = width_out;
+            size = size2;
+        }
+    }
+    g.set_scope("head");
+    let spikes = emit_lif(&mut g, &x, steps, &net.head_lif);
+    layer_outputs.push(("head".into(), seq_dims(channels, size), spikes.clone()));
+    let spatial = g.node(
+        "ReduceMean",
+        &[&spikes],
+        &[("axes", Attr::Ints(vec![3, 4])), ("keepdims", Attr::Int(0))],
+    );
+    let pooled = g.node(
+        "ReduceMean",
+        &[&spatial],
+        &[("axes", Attr::Ints(vec![0])), ("keepdims", Attr::Int(0))],
+    );
+    let dims = net.fc.weight.dims();
+    let weight = g.constant("weight", &dims, param_values(&net.fc.weight));
+    let bias = match &net.fc.bias {
+        Some(b) => param_values(b),
+        None => vec![0.0; dims[1]],
+    };
+    let bias = g.constant("bias", &[dims[1]], bias);
+    let product = g.node("MatMul", &[&pooled, &weight], &[]);
+    g.node_to("Add", &[&product, &bias], &[], "logits");
+    g.output("logits", &[batch, Dim::Fixed(config.classes)]);
+    if options.layer_spikes {
+        for (name, dims, value) in &layer_outputs {
+            g.set_scope(&format!("spikes/{name}"));
+            g.node_to("Identity", &[value], &[], &format!("spikes/{name}"));
+            g.output(&format!("spikes/{name}"), dims);
+        }
+    }
+    let metadata = vec![
+        ("producer_model", "snn-models ResSnn".to_owned()),
+        (
+            "layout",
+            "images [batch, C, H, W], repeated over T -> logits [batch, classes]".to_owned(),
+        ),
+        ("time_steps", steps.to_string()),
+        ("attention", config.attention.name().to_owned()),
+        ("neuron", describe_neuron(&config.neuron)),
+        (
+            "class_names",
+            serde_json::to_string(&options.class_names).expect("strings serialise"),
+        ),
+        (
+            "config",
+            serde_json::to_string(config).expect("config serialises"),
+        ),
+    ];
+    Ok(model_proto(g.finish(), metadata))
 }
 
 /// The model's protobuf bytes.

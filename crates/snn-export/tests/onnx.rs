@@ -5,8 +5,8 @@
 use burn::backend::Flex;
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
-use snn_export::onnx::{export_event_net, node_list, to_bytes, OnnxOptions, OPSET};
-use snn_models::{EventNet, EventNetConfig, Mode};
+use snn_export::onnx::{export_event_net, export_res_snn, node_list, to_bytes, OnnxOptions, OPSET};
+use snn_models::{EventNet, EventNetConfig, Mode, ResSnnConfig};
 use tract_onnx::prelude::*;
 
 type B = Flex;
@@ -56,7 +56,12 @@ struct Run {
     layer_spikes: Vec<f64>,
 }
 
-fn run_tract(bytes: &[u8], dims: [usize; 5], input: Vec<f32>, layers: usize) -> Run {
+fn run_tract<const D: usize>(
+    bytes: &[u8],
+    dims: [usize; D],
+    input: Vec<f32>,
+    layers: usize,
+) -> Run {
     let model = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
         .unwrap()
@@ -177,4 +182,54 @@ fn graph_node_list_snapshot() {
     let net = config.init::<B>(&Default::default()).unwrap();
     let model = export_event_net(&net, &OnnxOptions::default()).unwrap();
     insta::assert_snapshot!(node_list(&model).join("\n"));
+}
+
+#[test]
+fn res_snn_runs_in_tract_and_matches_our_inference() {
+    let device = Default::default();
+    for (kind, deep_stem) in KINDS
+        .iter()
+        .map(|&k| (k, false))
+        .chain([(AttentionKind::Csa, true)])
+    {
+        let mut config = ResSnnConfig::resnet18(5, 4, kind);
+        config.widths = [4, 4, 8, 8];
+        config.blocks = [1, 2, 1, 1];
+        config.c_ratio = 2;
+        config.deep_stem = deep_stem;
+        // Far below the official 0.5, so that this narrow untrained network spikes throughout.
+        config.neuron = config.neuron.with_threshold(0.02);
+        let net = config.init::<B>(&device).unwrap();
+        // Enough training-mode passes for the running statistics to leave their initial
+        // values, so that activity reaches the head in evaluation mode.
+        for _ in 0..30 {
+            let images =
+                Tensor::<B, 4>::random([4, 3, 64, 64], Distribution::Uniform(-1.0, 1.0), &device);
+            let _ = net.forward(images, Mode::Train);
+        }
+        let dims = [3, 3, 64, 64];
+        let images = Tensor::<B, 4>::random(dims, Distribution::Uniform(-1.0, 1.0), &device);
+        let input: Vec<f32> = images.to_data().to_vec().unwrap();
+        let ours = net.forward(images, Mode::Eval);
+        let our_logits: Vec<f32> = ours.logits.into_data().to_vec().unwrap();
+
+        let options = OnnxOptions {
+            class_names: Vec::new(),
+            layer_spikes: true,
+        };
+        let model = export_res_snn(&net, &options, (64, 64)).unwrap();
+        let theirs = run_tract(&to_bytes(&model).unwrap(), dims, input, 2 * 5 + 1);
+        let head = *theirs.layer_spikes.last().unwrap();
+        assert!(ours.head.spikes > 0.0, "{kind}: the head must spike");
+        assert_eq!(ours.head.spikes, head, "{kind}: head spike count");
+        let worst = our_logits
+            .iter()
+            .zip(&theirs.rates)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= 1e-5,
+            "{kind} (deep stem {deep_stem}): logits differ by {worst}"
+        );
+    }
 }

@@ -1,0 +1,86 @@
+//! Streaming inference equals whole-sequence inference, carries state across calls, and
+//! refuses networks whose attention needs the whole sequence.
+
+use burn::backend::Flex;
+use burn::tensor::{Distribution, Tensor};
+use ma_attention::AttentionKind;
+use snn_export::stream::StreamingEventNet;
+use snn_models::{EventNetConfig, Mode};
+
+type B = Flex;
+
+fn config(attention: AttentionKind) -> EventNetConfig {
+    let mut config = EventNetConfig::gesture(6, attention);
+    config.height = 8;
+    config.width = 8;
+    config.channels = vec![4, 8];
+    config.pools = vec![1, 2];
+    config.fc_hidden = 16;
+    config.classes = 3;
+    config.t_ratio = 2;
+    config.c_ratio = 2;
+    config
+}
+
+#[test]
+fn streaming_step_by_step_equals_the_whole_sequence() {
+    let device = Default::default();
+    let net = config(AttentionKind::None).init::<B>(&device).unwrap();
+    for _ in 0..3 {
+        let x = Tensor::<B, 5>::random([6, 4, 2, 8, 8], Distribution::Uniform(0.0, 2.0), &device);
+        let _ = net.forward(x, Mode::Train);
+    }
+    let frames = Tensor::<B, 5>::random([6, 2, 2, 8, 8], Distribution::Uniform(0.0, 3.0), &device);
+    let whole: Vec<f32> = net
+        .forward(frames.clone(), Mode::Eval)
+        .rates
+        .into_data()
+        .to_vec()
+        .unwrap();
+    assert!(whole.iter().any(|&r| r > 0.0), "the network must spike");
+
+    let mut stream = StreamingEventNet::new(&net).unwrap();
+    assert!(stream.rates().is_none());
+    for _round in 0..2 {
+        for t in 0..6 {
+            let frame: Tensor<B, 4> = frames.clone().slice(t..t + 1).squeeze_dim(0);
+            let spikes = stream.step(frame).unwrap();
+            assert_eq!(spikes.dims(), [2, 3]);
+        }
+        let streamed: Vec<f32> = stream.rates().unwrap().into_data().to_vec().unwrap();
+        assert_eq!(stream.steps(), 6);
+        let worst = whole
+            .iter()
+            .zip(&streamed)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "streamed rates differ by {worst}");
+        // After a reset the same sequence gives the same result again.
+        stream.reset();
+    }
+
+    // A different batch size mid-stream is an error, and the stream starts over.
+    let one = Tensor::<B, 4>::zeros([2, 2, 8, 8], &device);
+    stream.step(one).unwrap();
+    let err = stream
+        .step(Tensor::<B, 4>::zeros([3, 2, 8, 8], &device))
+        .unwrap_err();
+    assert!(err.to_string().contains("streaming"), "{err}");
+    assert_eq!(stream.steps(), 0);
+}
+
+#[test]
+fn attention_cannot_stream_and_the_error_lists_the_layers() {
+    let net = config(AttentionKind::Tcsa)
+        .init::<B>(&Default::default())
+        .unwrap();
+    let msg = StreamingEventNet::new(&net).unwrap_err().to_string();
+    assert!(
+        msg.contains("conv0 (TCSA)") && msg.contains("conv1 (TCSA)"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("fc0 (TA)") && msg.contains("fc1 (TA)"),
+        "{msg}"
+    );
+}
