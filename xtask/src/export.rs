@@ -1,4 +1,4 @@
-//! `cargo xtask export --checkpoint DIR --format onnx --out FILE`: writes the model and, beside it,
+//! `cargo xtask export --checkpoint DIR --format onnx|nir --out FILE`: writes the model and, beside it,
 //! `FILE.sample.safetensors` with a real input batch and our own output on it, so the export can
 //! be checked in any runtime.
 
@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use safetensors::tensor::{Dtype, TensorView};
 use snn_data::frame::WindowFraming;
 use snn_data::gesture::{sample_events, GestureDataset, Split, CLASS_NAMES};
+use snn_export::nir::{self, NirOptions};
 use snn_export::onnx::{export_event_net, node_list, to_bytes, OnnxOptions};
 use snn_models::Mode;
 use snn_train::checkpoint::load_event_net;
@@ -21,6 +22,8 @@ use snn_train::checkpoint::load_event_net;
 pub enum Format {
     /// ONNX, opset 17: the whole sequence unrolled over T, standard operators only.
     Onnx,
+    /// NIR (HDF5), for attention-free networks: Conv2d, SumPool2d + Scale, Flatten, Affine, LIF.
+    Nir,
 }
 
 /// Options of `export`.
@@ -78,7 +81,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
-    let Format::Onnx = args.format;
     ensure!(args.batch > 0, "--batch must be at least 1");
     let device = Default::default();
     let net = load_event_net::<Flex>(&args.checkpoint, DType::F32, &device)
@@ -136,14 +138,35 @@ pub fn run(args: ExportArgs) -> Result<()> {
     } else {
         Vec::new()
     };
-    let model = export_event_net(
-        &net,
-        &OnnxOptions {
-            class_names,
-            layer_spikes: false,
-        },
-    )?;
-    write_atomic(&args.out, &to_bytes(&model)?)?;
+    let written = match args.format {
+        Format::Onnx => {
+            let model = export_event_net(
+                &net,
+                &OnnxOptions {
+                    class_names,
+                    layer_spikes: false,
+                },
+            )?;
+            write_atomic(&args.out, &to_bytes(&model)?)?;
+            format!(
+                "ONNX, {} nodes, input frames {:?} = [T, batch, C, H, W], output rates [batch, {}]",
+                node_list(&model).len(),
+                shape,
+                config.classes
+            )
+        }
+        Format::Nir => {
+            let options = NirOptions::default();
+            let graph = nir::event_net_graph(&net, &options)?;
+            nir::write(&graph, &args.out)?;
+            format!(
+                "NIR, {} nodes, dt {} s; input one frame [C, H, W] per step, output spikes \
+                 (rates = their mean over T)",
+                graph.nodes.len(),
+                options.dt
+            )
+        }
+    };
 
     let as_bytes = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
     let (input_bytes, output_bytes) = (as_bytes(&input), as_bytes(&output));
@@ -163,12 +186,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
         &safetensors::serialize(tensors, None).context("serialising the sample")?,
     )?;
     println!(
-        "wrote {} ({} nodes, input frames {:?} = [T, batch, C, H, W], output rates [batch, {}]) \
-         and {} (input and our output on {} test samples)",
+        "wrote {} ({written}) and {} (input and our output on {} test samples)",
         args.out.display(),
-        node_list(&model).len(),
-        shape,
-        config.classes,
         sample_path.display(),
         shape[1]
     );

@@ -106,6 +106,32 @@ fn export_writes_a_model_and_a_sample_that_agree_in_tract() {
         .fold(0f32, f32::max);
     assert!(worst <= 1e-5, "tract and our inference differ by {worst}");
 
+    // NIR: refused for attention, with the layers named; written for a vanilla network.
+    let nir_out = dir.join("model.nir");
+    let run = export(&checkpoint, &nir_out, &["--format", "nir"]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("conv0 (TCSA attention)"), "{stderr}");
+    let mut vanilla = config.clone();
+    vanilla.attention = AttentionKind::None;
+    let vanilla_dir = dir.join("vanilla");
+    save_event_net(
+        &vanilla_dir,
+        &vanilla.init::<Flex>(&Default::default()).unwrap(),
+        &meta,
+    )
+    .unwrap();
+    let run = export(&vanilla_dir, &nir_out, &["--format", "nir"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let file = hdf5_pure::File::open(&nir_out).unwrap();
+    let kind = file.dataset("node/type").unwrap().read_string().unwrap();
+    assert_eq!(kind, ["NIRGraph"]);
+    assert!(dir.join("model.nir.sample.safetensors").is_file());
+
     // A checkpoint that does not record its framing says so.
     save_event_net(&checkpoint, &net, &serde_json::json!({})).unwrap();
     let run = export(&checkpoint, &out, &[]);

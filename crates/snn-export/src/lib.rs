@@ -13,6 +13,7 @@
 //! Not yet: NIR (HDF5) export (see the export issue).
 
 pub mod graph;
+pub mod nir;
 pub mod onnx;
 pub mod stream;
 

@@ -43,12 +43,12 @@ fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         .expect("f32 after convert")
 }
 
-fn param_values<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) -> Vec<f32> {
+pub(crate) fn param_values<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) -> Vec<f32> {
     values(p.val())
 }
 
 /// BatchNorm in evaluation mode as `y = x * scale + shift`, per channel.
-fn bn_affine<B: Backend>(bn: &BatchNorm<B>) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn bn_affine<B: Backend>(bn: &BatchNorm<B>) -> (Vec<f32>, Vec<f32>) {
     let var = bn.running_var.value_sync().add_scalar(bn.epsilon());
     let scale = bn.weight.val() / var.sqrt();
     let shift = bn.bias.val() - bn.running_mean.value_sync() * scale.clone();
@@ -58,7 +58,13 @@ fn bn_affine<B: Backend>(bn: &BatchNorm<B>) -> (Vec<f32>, Vec<f32>) {
 /// Folds `BN(W x + b)` into `W' x + b'`: each output channel's weights (the `per_out`
 /// consecutive values starting at `o * per_out` when `out_major`, else every `outs`-th value)
 /// times its scale.
-fn fold(weight: &mut [f32], bias: &mut [f32], scale: &[f32], shift: &[f32], out_major: bool) {
+pub(crate) fn fold(
+    weight: &mut [f32],
+    bias: &mut [f32],
+    scale: &[f32],
+    shift: &[f32],
+    out_major: bool,
+) {
     let outs = scale.len();
     if out_major {
         let per_out = weight.len() / outs;
@@ -150,7 +156,7 @@ fn emit_avg_pool(g: &mut GraphBuilder, x: &str, pool: usize) -> String {
 }
 
 /// The decay a neuron uses at inference.
-fn decay_value<B: Backend>(lif: &Lif<B>) -> f32 {
+pub(crate) fn decay_value<B: Backend>(lif: &Lif<B>) -> f32 {
     match &lif.decay_logit {
         Some(logit) => {
             let w = f64::from(values(logit.val())[0]);
