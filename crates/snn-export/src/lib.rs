@@ -2,15 +2,14 @@
 //!
 //! Export of trained networks to other runtimes.
 //!
-//! - [`onnx`]: the event network (every attention variant) as an ONNX model (opset 17,
-//!   standard operators, unrolled over T, BatchNorm folded), checked in tests by running it in
-//!   tract and comparing with our own inference;
-//!   Res-SNN too ([`onnx::export_res_snn`]).
+//! - [`onnx`]: the event network, the 5-layer PLIF-style network and Res-SNN, every attention
+//!   variant, as ONNX models (opset 17, standard operators, unrolled over T, BatchNorm folded),
+//!   checked in tests by running them in tract against our own inference.
+//! - [`nir`]: attention-free event networks as NIR graphs (HDF5), for neuromorphic toolchains;
+//!   what NIR cannot express is refused layer by layer.
 //! - [`stream`]: streaming single-step inference with the state carried between calls, for
 //!   event-driven deployment of attention-free networks.
 //! - [`graph`]: the small ONNX graph builder the exports use.
-//!
-//! Not yet: NIR (HDF5) export (see the export issue).
 
 pub mod graph;
 pub mod nir;

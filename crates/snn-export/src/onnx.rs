@@ -12,13 +12,13 @@
 
 use burn::module::Param;
 use burn::nn::conv::Conv2d;
-use burn::nn::PaddingConfig2d;
+use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use ma_attention::{AttentionForm, AttentionKind, MultiDimAttention};
 use onnx_protobuf::{GraphProto, Message, ModelProto, OperatorSetIdProto, StringStringEntryProto};
 use snn_core::{FireTest, Lif, LifBackend, LifConfig, Reset};
-use snn_models::{BatchNorm, EventNet, ResSnn};
+use snn_models::{BatchNorm, EventNet, PlifNet, ResSnn};
 
 use crate::graph::{Attr, Dim, GraphBuilder};
 use crate::ExportError;
@@ -475,6 +475,159 @@ pub fn export_event_net<B: LifBackend>(
         ),
     ];
     Ok(model_proto(graph, metadata))
+}
+
+/// `x W + b` on `[N, in]` rows (burn's `[in, out]` weight), with an optional BatchNorm folded in.
+fn emit_linear<B: Backend>(
+    g: &mut GraphBuilder,
+    x: &str,
+    linear: &Linear<B>,
+    bn: Option<&BatchNorm<B>>,
+) -> (String, usize) {
+    let dims = linear.weight.dims(); // [in, out]
+    let out = dims[1];
+    let mut weight = param_values(&linear.weight);
+    let mut bias = match &linear.bias {
+        Some(b) => param_values(b),
+        None => vec![0.0; out],
+    };
+    if let Some(bn) = bn {
+        let (scale, shift) = bn_affine(bn);
+        fold(&mut weight, &mut bias, &scale, &shift, false);
+    }
+    let weight = g.constant("weight", &dims, weight);
+    let bias = g.constant("bias", &[out], bias);
+    let y = g.node("MatMul", &[x, &weight], &[]);
+    (g.node("Add", &[&y, &bias], &[]), out)
+}
+
+/// Exports the 5-layer PLIF-style event network (`PlifNet`, any attention variant): conv
+/// blocks `conv -> BN -> [attention] -> LIF -> max-pool 2`, two dense blocks, and the voting
+/// readout (mean over each class's voters, then over T). Learned decays are frozen at their
+/// trained values; dropout is the identity at inference.
+pub fn export_plif_net<B: LifBackend>(
+    net: &PlifNet<B>,
+    options: &OnnxOptions,
+) -> Result<ModelProto, ExportError> {
+    let config = net.config();
+    let steps = config.steps;
+    let t = steps as i64;
+    let batch = Dim::Named("batch".into());
+    let mut g = GraphBuilder::new("plif_net");
+    let mut x = g.input(
+        "frames",
+        &[
+            Dim::Fixed(steps),
+            batch.clone(),
+            Dim::Fixed(config.in_channels),
+            Dim::Fixed(config.size),
+            Dim::Fixed(config.size),
+        ],
+    );
+    let mut layer_outputs = Vec::new();
+    let (mut h, mut w) = (config.size, config.size);
+    let mut c_in = config.in_channels;
+    for (i, block) in net.convs.iter().enumerate() {
+        let name = format!("conv{i}");
+        g.set_scope(&name);
+        let c_out = block.conv.weight.dims()[0];
+        let frames = g.reshape(&x, &[-1, c_in as i64, h as i64, w as i64]);
+        let (y, size) = emit_conv(&mut g, &frames, &block.conv, Some(&block.bn), (h, w))?;
+        (h, w) = size;
+        let mut seq = g.reshape(&y, &[t, -1, c_out as i64, h as i64, w as i64]);
+        if let Some(att) = &block.attention {
+            seq = emit_attention(&mut g, &seq, att, 5, c_out * h * w, Some((h, w)))?;
+        }
+        let spikes = emit_lif(&mut g, &seq, steps, &block.lif);
+        layer_outputs.push((
+            name,
+            vec![
+                Dim::Fixed(steps),
+                batch.clone(),
+                Dim::Fixed(c_out),
+                Dim::Fixed(h),
+                Dim::Fixed(w),
+            ],
+            spikes.clone(),
+        ));
+        let frames = g.reshape(&spikes, &[-1, c_out as i64, h as i64, w as i64]);
+        x = g.node(
+            "MaxPool",
+            &[&frames],
+            &[
+                ("kernel_shape", Attr::Ints(vec![2, 2])),
+                ("strides", Attr::Ints(vec![2, 2])),
+            ],
+        );
+        h /= 2;
+        w /= 2;
+        c_in = c_out;
+    }
+    x = g.reshape(&x, &[-1, (c_in * h * w) as i64]);
+    let dense = [
+        ("fc0", &net.fc1, &net.fc1_attention, &net.fc1_lif),
+        ("fc1", &net.fc2, &net.fc2_attention, &net.fc2_lif),
+    ];
+    let mut features = 0;
+    for (name, linear, attention, lif) in dense {
+        g.set_scope(name);
+        let (y, out) = emit_linear(&mut g, &x, linear, None);
+        let mut seq = g.reshape(&y, &[t, -1, out as i64]);
+        if let Some(att) = attention {
+            seq = emit_attention(&mut g, &seq, att, 3, out, None)?;
+        }
+        let spikes = emit_lif(&mut g, &seq, steps, lif);
+        layer_outputs.push((
+            name.to_owned(),
+            vec![Dim::Fixed(steps), batch.clone(), Dim::Fixed(out)],
+            spikes.clone(),
+        ));
+        x = g.reshape(&spikes, &[-1, out as i64]);
+        features = out;
+    }
+    g.set_scope("readout");
+    let (classes, voters) = (config.classes, config.voters);
+    debug_assert_eq!(features, classes * voters);
+    let votes = g.reshape(&x, &[t, -1, classes as i64, voters as i64]);
+    let per_class = g.node(
+        "ReduceMean",
+        &[&votes],
+        &[("axes", Attr::Ints(vec![3])), ("keepdims", Attr::Int(0))],
+    );
+    g.node_to(
+        "ReduceMean",
+        &[&per_class],
+        &[("axes", Attr::Ints(vec![0])), ("keepdims", Attr::Int(0))],
+        "rates",
+    );
+    g.output("rates", &[batch, Dim::Fixed(classes)]);
+    if options.layer_spikes {
+        for (name, dims, value) in &layer_outputs {
+            g.set_scope(&format!("spikes/{name}"));
+            g.node_to("Identity", &[value], &[], &format!("spikes/{name}"));
+            g.output(&format!("spikes/{name}"), dims);
+        }
+    }
+    let metadata = vec![
+        ("producer_model", "snn-models PlifNet".to_owned()),
+        (
+            "layout",
+            "frames [T, batch, C, H, W] -> rates [batch, classes] (mean of each class's voters)"
+                .to_owned(),
+        ),
+        ("time_steps", steps.to_string()),
+        ("attention", config.attention.name().to_owned()),
+        ("neuron", describe_neuron(&config.neuron)),
+        (
+            "class_names",
+            serde_json::to_string(&options.class_names).expect("strings serialise"),
+        ),
+        (
+            "config",
+            serde_json::to_string(config).expect("config serialises"),
+        ),
+    ];
+    Ok(model_proto(g.finish(), metadata))
 }
 
 /// The neuron's inference equations in words, for the metadata.

@@ -5,8 +5,10 @@
 use burn::backend::Flex;
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
-use snn_export::onnx::{export_event_net, export_res_snn, node_list, to_bytes, OnnxOptions, OPSET};
-use snn_models::{EventNet, EventNetConfig, Mode, ResSnnConfig};
+use snn_export::onnx::{
+    export_event_net, export_plif_net, export_res_snn, node_list, to_bytes, OnnxOptions, OPSET,
+};
+use snn_models::{EventNet, EventNetConfig, Mode, PlifNetConfig, ResSnnConfig};
 use tract_onnx::prelude::*;
 
 type B = Flex;
@@ -231,5 +233,51 @@ fn res_snn_runs_in_tract_and_matches_our_inference() {
             worst <= 1e-5,
             "{kind} (deep stem {deep_stem}): logits differ by {worst}"
         );
+    }
+}
+
+#[test]
+fn five_layer_plif_network_runs_in_tract_and_matches_our_inference() {
+    let device = Default::default();
+    for kind in [AttentionKind::None, AttentionKind::Tcsa] {
+        let mut config = PlifNetConfig::gesture(4, kind);
+        config.size = 32;
+        config.channels = 8;
+        config.fc_hidden = 16;
+        config.classes = 3;
+        config.voters = 2;
+        config.t_ratio = 2;
+        config.c_ratio = 2;
+        config.neuron = config.neuron.with_threshold(0.2);
+        let net = config.init::<B>(&device).unwrap();
+        for _ in 0..3 {
+            let x =
+                Tensor::<B, 5>::random([4, 4, 2, 32, 32], Distribution::Uniform(0.0, 3.0), &device);
+            let _ = net.forward(x, Mode::Train);
+        }
+        let dims = [4, 2, 2, 32, 32];
+        let frames = Tensor::<B, 5>::random(dims, Distribution::Uniform(0.0, 3.0), &device);
+        let input: Vec<f32> = frames.to_data().to_vec().unwrap();
+        let ours = net.forward(frames, Mode::Eval);
+        let our_rates: Vec<f32> = ours.rates.into_data().to_vec().unwrap();
+        let options = OnnxOptions {
+            class_names: Vec::new(),
+            layer_spikes: true,
+        };
+        let model = export_plif_net(&net, &options).unwrap();
+        let theirs = run_tract(&to_bytes(&model).unwrap(), dims, input, ours.layers.len());
+        assert!(
+            ours.layers[0].1.spikes > 0.0,
+            "{kind}: the network must spike"
+        );
+        for ((name, stats), theirs) in ours.layers.iter().zip(&theirs.layer_spikes) {
+            assert_eq!(stats.spikes, *theirs, "{kind}: {name} spike count");
+        }
+        let worst = our_rates
+            .iter()
+            .zip(&theirs.rates)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-5, "{kind}: rates differ by {worst}");
     }
 }
