@@ -523,7 +523,23 @@ fn download_from(
             return Err(network(format!("{}{detail}", t.kind())));
         }
     };
+    // A 206 must continue exactly where the part ends (`Content-Range: bytes <have>-...`);
+    // anything else would splice two different byte ranges, so it is refused.
     let resumed = response.status() == 206;
+    if resumed {
+        let start = response
+            .header("Content-Range")
+            .and_then(|v| v.trim().strip_prefix("bytes "))
+            .and_then(|v| v.split('-').next())
+            .and_then(|v| v.parse::<u64>().ok());
+        if start != Some(have) {
+            let _ = fs::remove_file(part);
+            return Err(network(format!(
+                "the server resumed at {start:?} instead of byte {have}; the partial file was \
+                 removed, run again to download from the start"
+            )));
+        }
+    }
     let length: Option<u64> = response
         .header("Content-Length")
         .and_then(|v| v.trim().parse().ok());
