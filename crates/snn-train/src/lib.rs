@@ -9,11 +9,14 @@
 //! - [`energy`]: the paper's energy estimate (first layer MAC at 4.6 pJ, later layers AC at
 //!   0.9 pJ times the firing rate feeding them, times T).
 //! - [`checkpoint`]: atomic checkpoint directories that rebuild the model on their own.
+//! - [`schedule`]: `ReduceLROnPlateau` and cosine annealing with PyTorch's exact semantics,
+//!   serialisable for resuming.
 //!
-//! Still to come (see the training issue): the reusable training loop with schedules, resume,
+//! Still to come (see the training issue): the reusable training loop, resume,
 //! JSON-lines logs, plots and reports, `reproduce`, and the training benchmark.
 
 pub mod checkpoint;
 pub mod energy;
 pub mod loss;
 pub mod metrics;
+pub mod schedule;
