@@ -69,6 +69,34 @@ fn framing_and_data(meta: &serde_json::Value, path: &Path) -> Result<(WindowFram
     Ok((framing, data))
 }
 
+/// The framing and dataset folder a checkpoint records in its `meta.json`, checked against the
+/// model's input size and T.
+pub(crate) fn checkpoint_framing(
+    checkpoint: &Path,
+    config: &snn_models::EventNetConfig,
+) -> Result<(WindowFraming, PathBuf)> {
+    let meta_path = checkpoint.join("meta.json");
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&meta_path)
+            .with_context(|| format!("reading {}", meta_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", meta_path.display()))?;
+    let (framing, data) = framing_and_data(&meta, &meta_path)?;
+    if framing.steps != config.steps || framing.size() != config.height {
+        bail!(
+            "{}: framing ({} steps, {}x{}) does not match the model ({} steps, {}x{})",
+            meta_path.display(),
+            framing.steps,
+            framing.size(),
+            framing.size(),
+            config.steps,
+            config.height,
+            config.width
+        );
+    }
+    Ok((framing, data))
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
@@ -86,25 +114,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let net = load_event_net::<Flex>(&args.checkpoint, DType::F32, &device)
         .with_context(|| format!("loading {}", args.checkpoint.display()))?;
     let config = net.config().clone();
-    let meta_path = args.checkpoint.join("meta.json");
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&meta_path)
-            .with_context(|| format!("reading {}", meta_path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", meta_path.display()))?;
-    let (framing, recorded_data) = framing_and_data(&meta, &meta_path)?;
-    if framing.steps != config.steps || framing.size() != config.height {
-        bail!(
-            "{}: framing ({} steps, {}x{}) does not match the model ({} steps, {}x{})",
-            meta_path.display(),
-            framing.steps,
-            framing.size(),
-            framing.size(),
-            config.steps,
-            config.height,
-            config.width
-        );
-    }
+    let (framing, recorded_data) = checkpoint_framing(&args.checkpoint, &config)?;
 
     // A real batch: the first test samples, framed from their first event as in evaluation.
     let data_root = args.data.unwrap_or(recorded_data);

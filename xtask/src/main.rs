@@ -12,6 +12,7 @@ mod bench;
 mod data;
 mod demo;
 mod download;
+mod eval;
 mod export;
 mod summary;
 mod verify;
@@ -47,6 +48,9 @@ enum Command {
     /// Exports a checkpoint to ONNX and writes `FILE.sample.safetensors` (a real input batch
     /// and our output on it) beside the model.
     Export(export::ExportArgs),
+    /// Evaluates an event-network checkpoint on its dataset's test split: accuracy, confusion
+    /// matrix, firing rates, spikes per sample, energy.
+    Eval(eval::EvalArgs),
     /// Writes a synthetic dataset (real AEDAT 3.1 files in the DvsGesture layout).
     Synth(data::SynthArgs),
     /// Trains a small vanilla and a small TCSA event network on synthetic gestures (CPU) and
@@ -63,6 +67,7 @@ fn main() -> Result<()> {
         Command::Synth(args) => data::synth(args),
         Command::Download(args) => download::run(args),
         Command::Export(args) => export::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }
