@@ -15,6 +15,8 @@
 //! Parameter counts follow the official code: TA `2 T floor(T/r_t)`, CA `2 C floor(C/r_c)`,
 //! SA `2 k^2` ([`AttentionConfig::param_count`]).
 
+#![warn(missing_docs)]
+
 pub mod block;
 pub mod channel;
 pub mod config;

@@ -15,6 +15,8 @@
 //! Everything is generic over the burn backend; the fused kernel is specialised for `Flex`
 //! (CPU) and runs a generic tensor-op path elsewhere (see [`fused::LifBackend`]).
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod error;
 pub mod fused;

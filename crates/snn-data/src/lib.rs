@@ -17,6 +17,8 @@
 //! - `download` (feature `download`): published URLs and MD5s, resumable downloads,
 //!   verification and extraction.
 
+#![warn(missing_docs)]
+
 pub mod aedat2;
 pub mod aedat3;
 pub mod cache;

@@ -11,6 +11,8 @@
 //!   event-driven deployment of attention-free networks.
 //! - [`graph`]: the small ONNX graph builder the exports use.
 
+#![warn(missing_docs)]
+
 pub mod graph;
 pub mod nir;
 pub mod onnx;

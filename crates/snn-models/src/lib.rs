@@ -17,6 +17,8 @@
 //! Sequences are time-first, `[T, B, ...]`; the official code's `[B, T, ...]` is transposed at
 //! the boundary (see `official.rs`).
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod event;
 pub mod layers;

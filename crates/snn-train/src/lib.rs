@@ -15,6 +15,8 @@
 //! Still to come (see the training issue): the reusable training loop, resume,
 //! JSON-lines logs, plots and reports, `reproduce`, and the training benchmark.
 
+#![warn(missing_docs)]
+
 pub mod checkpoint;
 pub mod energy;
 pub mod loss;
