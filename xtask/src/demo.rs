@@ -29,6 +29,7 @@ use snn_data::Event;
 use snn_models::{EventNet, EventNetConfig, Mode};
 use snn_train::checkpoint::save_event_net;
 use snn_train::energy::EnergyModel;
+use snn_train::guard::LossGuard;
 use snn_train::loss::mse_rate;
 use snn_train::metrics::argmax_rows;
 
@@ -162,10 +163,11 @@ fn train_one(
     let mut log = std::fs::File::create(dir.join("log.jsonl")).context("creating the run log")?;
     let start = Instant::now();
     let mut best: Option<ModelReport> = None;
+    let mut guard = LossGuard::new();
     for epoch in 0..args.epochs {
         let mut loss_sum = 0.0;
         let batches = epoch_batches(train.len(), 16, args.seed, epoch as u64, true);
-        for indices in &batches {
+        for (b, indices) in batches.iter().enumerate() {
             let batch = load_batch(indices, |i| -> Result<(Frames, usize)> {
                 let s = &train[i];
                 let (first, last) = (
@@ -178,7 +180,9 @@ fn train_one(
             let (x, labels) = to_tensor::<B>(batch);
             let out = model.forward(x, Mode::Train);
             let loss = mse_rate(out.rates, &labels);
-            loss_sum += loss.clone().into_scalar() as f64;
+            let value = loss.clone().into_scalar() as f64;
+            guard.check(epoch, b, value)?;
+            loss_sum += value;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(LEARNING_RATE, model, grads);
         }
@@ -201,6 +205,7 @@ fn train_one(
                 "sensor": FRAMING.sensor, "pool": FRAMING.pool});
             meta["data"] = serde_json::json!(data_root);
             save_event_net(&dir.join("best"), &model, &meta)?;
+            guard.checkpoint_written(dir.join("best"));
             best = Some(ModelReport {
                 test_acc: acc,
                 firing_rate: monitor.overall_rate(),

@@ -9,6 +9,7 @@
 //! - [`energy`]: the paper's energy estimate (first layer MAC at 4.6 pJ, later layers AC at
 //!   0.9 pJ times the firing rate feeding them, times T).
 //! - [`checkpoint`]: atomic checkpoint directories that rebuild the model on their own.
+//! - [`guard`]: stops training on a NaN/Inf loss, naming the batch and the last good checkpoint.
 //! - [`schedule`]: `ReduceLROnPlateau` and cosine annealing with PyTorch's exact semantics,
 //!   serialisable for resuming.
 //!
@@ -19,6 +20,7 @@
 
 pub mod checkpoint;
 pub mod energy;
+pub mod guard;
 pub mod loss;
 pub mod metrics;
 pub mod schedule;
