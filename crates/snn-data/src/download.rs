@@ -321,6 +321,9 @@ pub struct FetchOptions {
     pub timeout: Duration,
     /// Unpack archives once verified.
     pub extract: bool,
+    /// Use the proxy named by `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (ureq does not read
+    /// `NO_PROXY`, so loopback tests switch this off).
+    pub proxy_from_env: bool,
 }
 
 impl Default for FetchOptions {
@@ -328,6 +331,7 @@ impl Default for FetchOptions {
         Self {
             timeout: Duration::from_secs(60),
             extract: true,
+            proxy_from_env: true,
         }
     }
 }
@@ -368,7 +372,7 @@ pub fn fetch(
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(20))
         .timeout_read(options.timeout)
-        .try_proxy_from_env(true)
+        .try_proxy_from_env(options.proxy_from_env)
         .build();
     let mut report = FetchReport {
         downloaded: Vec::new(),

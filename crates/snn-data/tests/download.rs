@@ -160,6 +160,15 @@ fn test_manifest(files: Vec<RemoteFile>, manual_note: &str) -> Manifest {
     }
 }
 
+/// Options for the loopback server: no proxy from the environment (ureq ignores `NO_PROXY`,
+/// so a machine with `HTTP_PROXY` set would otherwise send these requests away).
+fn local() -> FetchOptions {
+    FetchOptions {
+        proxy_from_env: false,
+        ..FetchOptions::default()
+    }
+}
+
 fn quiet() -> impl FnMut(snn_data::download::Progress<'_>) {
     |_| {}
 }
@@ -197,7 +206,7 @@ fn interrupted_download_resumes_verifies_and_extracts_once() {
         "",
     );
     let root = temp_root("resume");
-    let options = FetchOptions::default();
+    let options = local();
 
     // First run: the server cuts a.zip in half.
     let err = fetch(&manifest, &root, &options, &mut quiet()).unwrap_err();
@@ -267,7 +276,7 @@ fn a_wrong_checksum_is_refused_and_moved_aside() {
     let err = fetch(
         &test_manifest(vec![file], ""),
         &root,
-        &FetchOptions::default(),
+        &local(),
         &mut quiet(),
     )
     .unwrap_err();
@@ -292,7 +301,7 @@ fn offline_and_missing_files_say_what_to_do() {
     let err = fetch(
         &test_manifest(vec![file.clone()], ""),
         &root,
-        &FetchOptions::default(),
+        &local(),
         &mut quiet(),
     )
     .unwrap_err();
@@ -312,7 +321,7 @@ fn offline_and_missing_files_say_what_to_do() {
     let msg = fetch(
         &test_manifest(vec![missing], ""),
         &root,
-        &FetchOptions::default(),
+        &local(),
         &mut quiet(),
     )
     .unwrap_err()
@@ -326,7 +335,7 @@ fn offline_and_missing_files_say_what_to_do() {
         "download it from the Box folder",
     );
     let root = temp_root("manual");
-    let msg = fetch(&manual, &root, &FetchOptions::default(), &mut quiet())
+    let msg = fetch(&manual, &root, &local(), &mut quiet())
         .unwrap_err()
         .to_string();
     assert!(
@@ -338,7 +347,7 @@ fn offline_and_missing_files_say_what_to_do() {
         "{msg}"
     );
     std::fs::write(root.join("download/box.tar.gz"), &tgz).unwrap();
-    let report = fetch(&manual, &root, &FetchOptions::default(), &mut quiet()).unwrap();
+    let report = fetch(&manual, &root, &local(), &mut quiet()).unwrap();
     assert_eq!(report.extracted, ["box.tar.gz"]);
     assert_eq!(std::fs::read(root.join("Data/a.txt")).unwrap(), b"a");
 }
@@ -421,14 +430,9 @@ fn built_in_manifests_are_well_formed() {
 
     // Baidu-only data: the instructions, with the share codes.
     let root = temp_root("gait");
-    let msg = fetch(
-        &manifest("gait").unwrap(),
-        &root,
-        &FetchOptions::default(),
-        &mut quiet(),
-    )
-    .unwrap_err()
-    .to_string();
+    let msg = fetch(&manifest("gait").unwrap(), &root, &local(), &mut quiet())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("mk55") && msg.contains("ih83"), "{msg}");
 }
 
@@ -459,7 +463,7 @@ fn a_resume_at_the_wrong_offset_is_refused() {
     let msg = fetch(
         &test_manifest(vec![file.clone()], ""),
         &root,
-        &FetchOptions::default(),
+        &local(),
         &mut quiet(),
     )
     .unwrap_err()
@@ -470,7 +474,7 @@ fn a_resume_at_the_wrong_offset_is_refused() {
     let report = fetch(
         &test_manifest(vec![file], ""),
         &root,
-        &FetchOptions::default(),
+        &local(),
         &mut quiet(),
     )
     .unwrap();
