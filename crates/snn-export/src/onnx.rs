@@ -49,9 +49,7 @@ pub(crate) fn param_values<B: Backend, const D: usize>(p: &Param<Tensor<B, D>>) 
 
 /// BatchNorm in evaluation mode as `y = x * scale + shift`, per channel.
 pub(crate) fn bn_affine<B: Backend>(bn: &BatchNorm<B>) -> (Vec<f32>, Vec<f32>) {
-    let var = bn.running_var.value_sync().add_scalar(bn.epsilon());
-    let scale = bn.weight.val() / var.sqrt();
-    let shift = bn.bias.val() - bn.running_mean.value_sync() * scale.clone();
+    let (scale, shift) = bn.eval_affine();
     (values(scale), values(shift))
 }
 
@@ -412,19 +410,7 @@ pub fn export_event_net<B: LifBackend>(
     for (j, block) in net.fcs.iter().enumerate() {
         let name = format!("fc{j}");
         g.set_scope(&name);
-        let dims = block.linear.weight.dims(); // [in, out]
-        let out = dims[1];
-        let mut weight = param_values(&block.linear.weight);
-        let mut bias = match &block.linear.bias {
-            Some(b) => param_values(b),
-            None => vec![0.0; out],
-        };
-        let (scale, shift) = bn_affine(&block.bn);
-        fold(&mut weight, &mut bias, &scale, &shift, false);
-        let weight = g.constant("weight", &dims, weight);
-        let bias = g.constant("bias", &[out], bias);
-        let y = g.node("MatMul", &[&x, &weight], &[]);
-        let y = g.node("Add", &[&y, &bias], &[]);
+        let (y, out) = emit_linear(&mut g, &x, &block.linear, Some(&block.bn));
         let mut seq = g.reshape(&y, &[t, -1, out as i64]);
         if let Some(att) = &block.attention {
             seq = emit_attention(&mut g, &seq, att, 3, out, None)?;
@@ -447,34 +433,15 @@ pub fn export_event_net<B: LifBackend>(
         "rates",
     );
     g.output("rates", &[batch, Dim::Fixed(config.classes)]);
-    if options.layer_spikes {
-        for (name, dims, value) in &layer_outputs {
-            g.set_scope(&format!("spikes/{name}"));
-            g.node_to("Identity", &[value], &[], &format!("spikes/{name}"));
-            g.output(&format!("spikes/{name}"), dims);
-        }
-    }
-    let graph = g.finish();
-
-    let metadata = vec![
-        ("producer_model", "snn-models EventNet".to_owned()),
-        (
-            "layout",
-            "frames [T, batch, C, H, W] -> rates [batch, classes]".to_owned(),
-        ),
-        ("time_steps", steps.to_string()),
-        ("attention", config.attention.name().to_owned()),
-        ("neuron", describe_neuron(&config.neuron)),
-        (
-            "class_names",
-            serde_json::to_string(&options.class_names).expect("strings serialise"),
-        ),
-        (
-            "config",
-            serde_json::to_string(config).expect("config serialises"),
-        ),
-    ];
-    Ok(model_proto(graph, metadata))
+    let description = Description {
+        producer: "snn-models EventNet",
+        layout: "frames [T, batch, C, H, W] -> rates [batch, classes]",
+        steps,
+        attention: config.attention,
+        neuron: &config.neuron,
+        config: serde_json::to_string(config).expect("config serialises"),
+    };
+    Ok(finish_model(g, &layer_outputs, options, description))
 }
 
 /// `x W + b` on `[N, in]` rows (burn's `[in, out]` weight), with an optional BatchNorm folded in.
@@ -601,33 +568,57 @@ pub fn export_plif_net<B: LifBackend>(
         "rates",
     );
     g.output("rates", &[batch, Dim::Fixed(classes)]);
+    let description = Description {
+        producer: "snn-models PlifNet",
+        layout:
+            "frames [T, batch, C, H, W] -> rates [batch, classes] (mean of each class's voters)",
+        steps,
+        attention: config.attention,
+        neuron: &config.neuron,
+        config: serde_json::to_string(config).expect("config serialises"),
+    };
+    Ok(finish_model(g, &layer_outputs, options, description))
+}
+
+/// What an exported model's metadata says about it.
+struct Description<'a> {
+    producer: &'static str,
+    layout: &'static str,
+    steps: usize,
+    attention: AttentionKind,
+    neuron: &'a LifConfig,
+    config: String,
+}
+
+/// Adds the optional per-layer spike outputs, then wraps the graph in a model with the
+/// metadata every export carries.
+fn finish_model(
+    mut g: GraphBuilder,
+    layer_outputs: &[(String, Vec<Dim>, String)],
+    options: &OnnxOptions,
+    description: Description<'_>,
+) -> ModelProto {
     if options.layer_spikes {
-        for (name, dims, value) in &layer_outputs {
-            g.set_scope(&format!("spikes/{name}"));
-            g.node_to("Identity", &[value], &[], &format!("spikes/{name}"));
-            g.output(&format!("spikes/{name}"), dims);
+        for (name, dims, value) in layer_outputs {
+            let output = format!("spikes/{name}");
+            g.set_scope(&output);
+            g.node_to("Identity", &[value], &[], &output);
+            g.output(&output, dims);
         }
     }
     let metadata = vec![
-        ("producer_model", "snn-models PlifNet".to_owned()),
-        (
-            "layout",
-            "frames [T, batch, C, H, W] -> rates [batch, classes] (mean of each class's voters)"
-                .to_owned(),
-        ),
-        ("time_steps", steps.to_string()),
-        ("attention", config.attention.name().to_owned()),
-        ("neuron", describe_neuron(&config.neuron)),
+        ("producer_model", description.producer.to_owned()),
+        ("layout", description.layout.to_owned()),
+        ("time_steps", description.steps.to_string()),
+        ("attention", description.attention.name().to_owned()),
+        ("neuron", describe_neuron(description.neuron)),
         (
             "class_names",
             serde_json::to_string(&options.class_names).expect("strings serialise"),
         ),
-        (
-            "config",
-            serde_json::to_string(config).expect("config serialises"),
-        ),
+        ("config", description.config),
     ];
-    Ok(model_proto(g.finish(), metadata))
+    model_proto(g.finish(), metadata)
 }
 
 /// The neuron's inference equations in words, for the metadata.
@@ -817,32 +808,15 @@ pub fn export_res_snn<B: LifBackend>(
     let product = g.node("MatMul", &[&pooled, &weight], &[]);
     g.node_to("Add", &[&product, &bias], &[], "logits");
     g.output("logits", &[batch, Dim::Fixed(config.classes)]);
-    if options.layer_spikes {
-        for (name, dims, value) in &layer_outputs {
-            g.set_scope(&format!("spikes/{name}"));
-            g.node_to("Identity", &[value], &[], &format!("spikes/{name}"));
-            g.output(&format!("spikes/{name}"), dims);
-        }
-    }
-    let metadata = vec![
-        ("producer_model", "snn-models ResSnn".to_owned()),
-        (
-            "layout",
-            "images [batch, C, H, W], repeated over T -> logits [batch, classes]".to_owned(),
-        ),
-        ("time_steps", steps.to_string()),
-        ("attention", config.attention.name().to_owned()),
-        ("neuron", describe_neuron(&config.neuron)),
-        (
-            "class_names",
-            serde_json::to_string(&options.class_names).expect("strings serialise"),
-        ),
-        (
-            "config",
-            serde_json::to_string(config).expect("config serialises"),
-        ),
-    ];
-    Ok(model_proto(g.finish(), metadata))
+    let description = Description {
+        producer: "snn-models ResSnn",
+        layout: "images [batch, C, H, W], repeated over T -> logits [batch, classes]",
+        steps,
+        attention: config.attention,
+        neuron: &config.neuron,
+        config: serde_json::to_string(config).expect("config serialises"),
+    };
+    Ok(finish_model(g, &layer_outputs, options, description))
 }
 
 /// The model's protobuf bytes.

@@ -45,9 +45,20 @@ impl<B: Backend> BatchNorm<B> {
         }
     }
 
-    /// The `eps` added to the variance (1e-5, PyTorch's default).
-    pub fn epsilon(&self) -> f64 {
-        self.epsilon
+    /// The evaluation-mode normalisation as a per-channel affine map `y = x * scale + shift`
+    /// (running statistics), which is what [`forward`](Self::forward) applies in
+    /// [`Mode::Eval`] and what exporters fold into the preceding layer.
+    pub fn eval_affine(&self) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        self.affine(
+            self.running_mean.value_sync(),
+            self.running_var.value_sync(),
+        )
+    }
+
+    fn affine(&self, mean: Tensor<B, 1>, var: Tensor<B, 1>) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let scale = self.weight.val() / var.add_scalar(self.epsilon).sqrt();
+        let shift = self.bias.val() - mean * scale.clone();
+        (scale, shift)
     }
 
     /// Normalises `x` (`[N, C, ...]`).
@@ -55,7 +66,7 @@ impl<B: Backend> BatchNorm<B> {
         let channels = x.dims()[1];
         let mut shape = [1usize; D];
         shape[1] = channels;
-        let (mean, var) = match mode {
+        let (scale, shift) = match mode {
             Mode::Train => {
                 let per_channel: Tensor<B, 2> =
                     x.clone().swap_dims(0, 1).reshape([channels as i32, -1]);
@@ -78,15 +89,10 @@ impl<B: Backend> BatchNorm<B> {
                 );
                 self.batches_tracked
                     .update(self.batches_tracked.value_sync().add_scalar(1.0));
-                (mean, var)
+                self.affine(mean, var)
             }
-            Mode::Eval => (
-                self.running_mean.value_sync(),
-                self.running_var.value_sync(),
-            ),
+            Mode::Eval => self.eval_affine(),
         };
-        let scale = self.weight.val() / var.add_scalar(self.epsilon).sqrt();
-        let shift = self.bias.val() - mean * scale.clone();
         x * scale.reshape(shape) + shift.reshape(shape)
     }
 }
