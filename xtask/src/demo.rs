@@ -11,19 +11,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::evaluate::{evaluate, first_event_frames, to_tensor, Evaluation};
 use anyhow::{Context, Result};
 use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 use ma_attention::AttentionKind;
 use serde::Serialize;
-use snn_core::FiringMonitor;
 use snn_data::frame::{Frames, WindowFraming};
 use snn_data::gesture::{sample_events, GestureDataset, Split};
-use snn_data::loader::{epoch_batches, load_batch, sample_rng, Batch};
+use snn_data::loader::{epoch_batches, load_batch, sample_rng};
 use snn_data::synthetic::SyntheticGestures;
 use snn_data::Event;
 use snn_models::{EventNet, EventNetConfig, Mode};
@@ -31,7 +30,6 @@ use snn_train::checkpoint::save_event_net;
 use snn_train::energy::EnergyModel;
 use snn_train::guard::LossGuard;
 use snn_train::loss::mse_rate;
-use snn_train::metrics::argmax_rows;
 
 type B = Autodiff<Flex>;
 
@@ -98,43 +96,8 @@ const FRAMING: WindowFraming = WindowFraming {
     pool: 8,
 };
 
-/// The batch as a `[T, B, 2, H, W]` tensor on backend `Bk`, and its labels.
-fn to_tensor<Bk: Backend>(batch: Batch) -> (Tensor<Bk, 5>, Vec<usize>) {
-    let shape = [batch.steps, batch.batch, 2, batch.height, batch.width];
-    let x = Tensor::from_data(TensorData::new(batch.data, shape), &Default::default());
-    (x, batch.labels)
-}
-
 fn frames_at(sample: &Sample, start: u64) -> Frames {
     FRAMING.frames(&sample.events, start)
-}
-
-fn evaluate(model: &EventNet<Flex>, test: &[(Frames, usize)]) -> (f64, FiringMonitor, f64) {
-    let mut monitor = FiringMonitor::new();
-    let (mut correct, mut nonzero, mut cells) = (0usize, 0usize, 0usize);
-    for chunk in test.chunks(32) {
-        let batch = Batch::stack(chunk);
-        nonzero += batch.data.iter().filter(|&&v| v != 0.0).count();
-        cells += batch.data.len();
-        let (x, labels) = to_tensor::<Flex>(batch);
-        let out = model.forward(x, Mode::Eval);
-        for (name, stats) in &out.layers {
-            monitor.record(name, *stats);
-        }
-        let classes = out.rates.dims()[1];
-        let scores: Vec<f32> = out.rates.into_data().iter::<f32>().collect();
-        let predicted = argmax_rows(&scores, classes);
-        correct += predicted
-            .iter()
-            .zip(&labels)
-            .filter(|(p, l)| p == l)
-            .count();
-    }
-    (
-        correct as f64 / test.len().max(1) as f64,
-        monitor,
-        nonzero as f64 / cells.max(1) as f64,
-    )
 }
 
 fn train_one(
@@ -186,7 +149,12 @@ fn train_one(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(LEARNING_RATE, model, grads);
         }
-        let (acc, monitor, input_rate) = evaluate(&model.valid(), test);
+        let Evaluation {
+            confusion,
+            monitor,
+            input_rate,
+        } = evaluate(&model.valid(), test, 32)?;
+        let acc = confusion.accuracy();
         let rates: Vec<f64> = monitor.layers().map(|(_, s)| s.rate()).collect();
         let energy = EnergyModel::default().estimate(&summary, FRAMING.steps, input_rate, &rates);
         let line = serde_json::json!({"model": name, "epoch": epoch, "train_loss": loss_sum / batches.len() as f64,
@@ -245,10 +213,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let started = Instant::now();
     let data = ensure_data(&args.out, args.seed)?;
     let train = load_split(&data, Split::Train)?;
-    let test: Vec<(Frames, usize)> = load_split(&data, Split::Test)?
-        .iter()
-        .map(|s| (frames_at(s, s.events.first().map_or(0, |e| e.t)), s.label))
-        .collect();
+    let test = first_event_frames(&data, Split::Test, &FRAMING, None)?;
     let root = std::path::absolute(data.root()).context("resolving the data folder")?;
     let vanilla = train_one("vanilla", AttentionKind::None, &train, &test, &root, &args)?;
     let tcsa = train_one("tcsa", AttentionKind::Tcsa, &train, &test, &root, &args)?;

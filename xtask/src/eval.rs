@@ -6,17 +6,14 @@ use std::path::PathBuf;
 
 use anyhow::{ensure, Context, Result};
 use burn::backend::Flex;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::DType;
 use clap::Args;
 use serde::Serialize;
-use snn_core::FiringMonitor;
-use snn_data::gesture::{sample_events, GestureDataset, Split};
-use snn_data::loader::Batch;
-use snn_models::Mode;
+use snn_data::gesture::{GestureDataset, Split};
 use snn_train::checkpoint::load_event_net;
 use snn_train::energy::EnergyModel;
-use snn_train::metrics::{argmax_rows, ConfusionMatrix};
 
+use crate::evaluate::{evaluate, first_event_frames, Evaluation};
 use crate::export::checkpoint_framing;
 
 /// Options of `eval`.
@@ -59,42 +56,18 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let data = GestureDataset::open(&root)
         .with_context(|| format!("opening the dataset at {}", root.display()))?;
 
-    // Every test sample, framed from its first event (the official single-clip test).
-    let mut test = Vec::new();
-    for trial in data.trials(Split::Test) {
-        let events = data
-            .read_events(trial)
-            .with_context(|| format!("reading {}", trial.name))?;
-        for row in &trial.rows {
-            let sample = sample_events(&events, row);
-            let start = sample.first().map_or(row.start, |e| e.t);
-            test.push((framing.frames(&sample, start), row.class));
-        }
-    }
+    let test = first_event_frames(&data, Split::Test, &framing, None)?;
     ensure!(!test.is_empty(), "{}: no test samples", root.display());
-
-    let mut monitor = FiringMonitor::new();
-    let mut confusion = ConfusionMatrix::new(config.classes);
-    let (mut nonzero, mut cells) = (0usize, 0usize);
-    for chunk in test.chunks(args.batch) {
-        let batch = Batch::stack(chunk);
-        nonzero += batch.data.iter().filter(|&&v| v != 0.0).count();
-        cells += batch.data.len();
-        let shape = [batch.steps, batch.batch, 2, batch.height, batch.width];
-        let x = Tensor::<Flex, 5>::from_data(TensorData::new(batch.data, shape), &device);
-        let out = net.forward(x, Mode::Eval);
-        for (name, stats) in &out.layers {
-            monitor.record(name, *stats);
-        }
-        let scores: Vec<f32> = out.rates.into_data().to_vec()?;
-        confusion.add(&batch.labels, &argmax_rows(&scores, config.classes));
-    }
+    let Evaluation {
+        confusion,
+        monitor,
+        input_rate,
+    } = evaluate(&net, &test, args.batch)?;
     let layer_rates: Vec<(String, f64)> = monitor
         .layers()
         .map(|(name, s)| (name.to_owned(), s.rate()))
         .collect();
     let rates: Vec<f64> = layer_rates.iter().map(|(_, r)| *r).collect();
-    let input_rate = nonzero as f64 / cells.max(1) as f64;
     let energy = EnergyModel::default().estimate(&net.summary(), config.steps, input_rate, &rates);
     let report = EvalReport {
         checkpoint: args.checkpoint,

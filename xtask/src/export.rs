@@ -11,10 +11,12 @@ use burn::tensor::{DType, Tensor, TensorData};
 use clap::{Args, ValueEnum};
 use safetensors::tensor::{Dtype, TensorView};
 use snn_data::frame::WindowFraming;
-use snn_data::gesture::{sample_events, GestureDataset, Split, CLASS_NAMES};
+use snn_data::gesture::{GestureDataset, Split, CLASS_NAMES};
 use snn_export::nir::{self, NirOptions};
 use snn_export::onnx::{export_event_net, node_list, to_bytes, OnnxOptions};
 use snn_models::Mode;
+
+use crate::evaluate::first_event_frames;
 use snn_train::checkpoint::load_event_net;
 
 /// Export formats.
@@ -120,18 +122,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let data_root = args.data.unwrap_or(recorded_data);
     let data = GestureDataset::open(&data_root)
         .with_context(|| format!("opening the dataset at {}", data_root.display()))?;
-    let mut frames = Vec::new();
-    'trials: for trial in data.trials(Split::Test) {
-        let events = data.read_events(trial)?;
-        for row in &trial.rows {
-            let sample = sample_events(&events, row);
-            let start = sample.first().map_or(row.start, |e| e.t);
-            frames.push((framing.frames(&sample, start), row.class));
-            if frames.len() == args.batch {
-                break 'trials;
-            }
-        }
-    }
+    let frames = first_event_frames(&data, Split::Test, &framing, Some(args.batch))?;
     ensure!(
         !frames.is_empty(),
         "{}: no test samples",

@@ -13,6 +13,7 @@ mod data;
 mod demo;
 mod download;
 mod eval;
+mod evaluate;
 mod export;
 mod summary;
 mod verify;
