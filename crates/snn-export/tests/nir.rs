@@ -3,7 +3,10 @@
 //! LIF at the recorded dt, `v > v_threshold`, reset to `v_reset`): its rates equal our inference.
 //! Networks NIR cannot express are refused with the offending layers listed.
 
-use burn::backend::Flex;
+mod common;
+
+use common::{max_abs_diff, seeded, small_event_config, B};
+
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Tensor, TensorData};
@@ -11,33 +14,7 @@ use hdf5_pure::File;
 use ma_attention::AttentionKind;
 use snn_core::Reset;
 use snn_export::nir::{event_net_graph, to_bytes, NirOptions, NIR_VERSION};
-use snn_models::{EventNetConfig, Mode};
-
-type B = Flex;
-
-/// The backend's random generator is global: each test holds this lock and seeds it, so its
-/// weights and inputs are the same on every run whatever runs beside it (unseeded, an
-/// occasional draw leaves a network silent and the "must spike" checks fail at random).
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn seeded(seed: u64) -> std::sync::MutexGuard<'static, ()> {
-    let guard = RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
-    guard
-}
-
-fn config(attention: AttentionKind) -> EventNetConfig {
-    let mut config = EventNetConfig::gesture(5, attention);
-    config.height = 8;
-    config.width = 8;
-    config.channels = vec![4, 8];
-    config.pools = vec![1, 2];
-    config.fc_hidden = 16;
-    config.classes = 3;
-    config.t_ratio = 2;
-    config.c_ratio = 2;
-    config
-}
+use snn_models::Mode;
 
 fn string(file: &File, path: &str) -> String {
     let ds = file.dataset(path).unwrap();
@@ -172,7 +149,7 @@ fn nir_file_runs_to_the_same_rates_and_has_the_reference_layout() {
     let _rng = seeded(1);
     let device = Default::default();
     for neuron in ["event", "ms_resnet"] {
-        let mut config = config(AttentionKind::None);
+        let mut config = small_event_config(5, AttentionKind::None);
         if neuron == "ms_resnet" {
             config.neuron = snn_core::LifConfig::ms_resnet().with_threshold(0.3);
         }
@@ -230,11 +207,7 @@ fn nir_file_runs_to_the_same_rates_and_has_the_reference_layout() {
         assert!(total > 0.0, "{neuron}: the network must spike");
         let our_rates: Vec<f32> = ours.rates.into_data().to_vec().unwrap();
         let theirs = interpret(&file, frames);
-        let worst = our_rates
-            .iter()
-            .zip(&theirs)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&our_rates, &theirs);
         assert!(
             worst <= 1e-6,
             "{neuron}: the NIR graph's rates differ by {worst}"
@@ -246,7 +219,9 @@ fn nir_file_runs_to_the_same_rates_and_has_the_reference_layout() {
 fn what_nir_cannot_express_is_refused_with_the_layers_listed() {
     let _rng = seeded(2);
     let device = Default::default();
-    let net = config(AttentionKind::Tcsa).init::<B>(&device).unwrap();
+    let net = small_event_config(5, AttentionKind::Tcsa)
+        .init::<B>(&device)
+        .unwrap();
     let msg = event_net_graph(&net, &NirOptions::default())
         .unwrap_err()
         .to_string();
@@ -259,7 +234,7 @@ fn what_nir_cannot_express_is_refused_with_the_layers_listed() {
         assert!(msg.contains(layer), "{msg}");
     }
 
-    let mut soft = config(AttentionKind::None);
+    let mut soft = small_event_config(5, AttentionKind::None);
     soft.neuron = soft.neuron.with_reset(Reset::Subtract);
     let net = soft.init::<B>(&device).unwrap();
     let msg = event_net_graph(&net, &NirOptions::default())

@@ -2,7 +2,10 @@
 //! own inference: output rates within 1e-5 and every layer's spike count equal (up to threshold
 //! ties), for every attention variant; the graph's node list is snapshotted.
 
-use burn::backend::Flex;
+mod common;
+
+use common::{max_abs_diff, seeded, small_event_config, B};
+
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
 use snn_export::onnx::{
@@ -10,19 +13,6 @@ use snn_export::onnx::{
 };
 use snn_models::{EventNet, EventNetConfig, Mode, PlifNetConfig, ResSnnConfig};
 use tract_onnx::prelude::*;
-
-type B = Flex;
-
-/// The backend's random generator is global: each test holds this lock and seeds it, so its
-/// weights and inputs are the same on every run whatever runs beside it (unseeded, an
-/// occasional draw leaves a network silent and the "must spike" checks fail at random).
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn seeded(seed: u64) -> std::sync::MutexGuard<'static, ()> {
-    let guard = RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
-    guard
-}
 
 const KINDS: [AttentionKind; 8] = [
     AttentionKind::None,
@@ -34,19 +24,6 @@ const KINDS: [AttentionKind; 8] = [
     AttentionKind::Csa,
     AttentionKind::Tcsa,
 ];
-
-fn small_config(steps: usize, attention: AttentionKind) -> EventNetConfig {
-    let mut config = EventNetConfig::gesture(steps, attention);
-    config.height = 8;
-    config.width = 8;
-    config.channels = vec![4, 8];
-    config.pools = vec![1, 2];
-    config.fc_hidden = 16;
-    config.classes = 3;
-    config.t_ratio = 2;
-    config.c_ratio = 2;
-    config
-}
 
 /// A network whose BatchNorm running statistics are not the identity (a few training-mode
 /// passes), so folding is exercised.
@@ -117,7 +94,7 @@ fn every_attention_variant_runs_in_tract_and_matches_our_inference() {
     let _rng = seeded(1);
     let device = Default::default();
     for kind in KINDS {
-        let config = small_config(4, kind);
+        let config = small_event_config(4, kind);
         let net = trained_net(&config);
         let dims = [4, 3, 2, 8, 8];
         let frames = Tensor::<B, 5>::random(dims, Distribution::Uniform(0.0, 3.0), &device);
@@ -141,11 +118,7 @@ fn every_attention_variant_runs_in_tract_and_matches_our_inference() {
         for ((name, stats), theirs) in ours.layers.iter().zip(&theirs.layer_spikes) {
             assert_eq!(stats.spikes, *theirs, "{kind}: {name} spike count");
         }
-        let worst = our_rates
-            .iter()
-            .zip(&theirs.rates)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&our_rates, &theirs.rates);
         assert!(worst <= 1e-5, "{kind}: rates differ by {worst}");
     }
 }
@@ -153,7 +126,7 @@ fn every_attention_variant_runs_in_tract_and_matches_our_inference() {
 #[test]
 fn the_batch_dimension_is_free_and_metadata_describes_the_model() {
     let _rng = seeded(2);
-    let config = small_config(3, AttentionKind::Tcsa);
+    let config = small_event_config(3, AttentionKind::Tcsa);
     let net = trained_net(&config);
     let model = export_event_net(&net, &OnnxOptions::default()).unwrap();
     assert_eq!(model.opset_import[0].version, OPSET);
@@ -182,11 +155,7 @@ fn the_batch_dimension_is_free_and_metadata_describes_the_model() {
             .unwrap();
         let theirs = run_tract(&bytes, dims, input, 0);
         assert_eq!(theirs.rates.len(), batch * 3);
-        let worst = ours
-            .iter()
-            .zip(&theirs.rates)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&ours, &theirs.rates);
         assert!(worst <= 1e-5, "batch {batch}: {worst}");
     }
 }
@@ -194,7 +163,7 @@ fn the_batch_dimension_is_free_and_metadata_describes_the_model() {
 #[test]
 fn graph_node_list_snapshot() {
     let _rng = seeded(3);
-    let config = small_config(2, AttentionKind::Tcsa);
+    let config = small_event_config(2, AttentionKind::Tcsa);
     let net = config.init::<B>(&Default::default()).unwrap();
     let model = export_event_net(&net, &OnnxOptions::default()).unwrap();
     insta::assert_snapshot!(node_list(&model).join("\n"));
@@ -239,11 +208,7 @@ fn res_snn_runs_in_tract_and_matches_our_inference() {
         let head = *theirs.layer_spikes.last().unwrap();
         assert!(ours.head.spikes > 0.0, "{kind}: the head must spike");
         assert_eq!(ours.head.spikes, head, "{kind}: head spike count");
-        let worst = our_logits
-            .iter()
-            .zip(&theirs.rates)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&our_logits, &theirs.rates);
         assert!(
             worst <= 1e-5,
             "{kind} (deep stem {deep_stem}): logits differ by {worst}"
@@ -289,11 +254,7 @@ fn five_layer_plif_network_runs_in_tract_and_matches_our_inference() {
         for ((name, stats), theirs) in ours.layers.iter().zip(&theirs.layer_spikes) {
             assert_eq!(stats.spikes, *theirs, "{kind}: {name} spike count");
         }
-        let worst = our_rates
-            .iter()
-            .zip(&theirs.rates)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&our_rates, &theirs.rates);
         assert!(worst <= 1e-5, "{kind}: rates differ by {worst}");
     }
 }

@@ -1,43 +1,22 @@
 //! Streaming inference equals whole-sequence inference, carries state across calls, and
 //! refuses networks whose attention needs the whole sequence.
 
-use burn::backend::Flex;
+mod common;
+
+use common::{max_abs_diff, seeded, small_event_config, B};
+
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
 use snn_export::stream::StreamingEventNet;
-use snn_models::{EventNetConfig, Mode};
-
-type B = Flex;
-
-/// The backend's random generator is global: each test holds this lock and seeds it, so its
-/// weights and inputs are the same on every run whatever runs beside it (unseeded, an
-/// occasional draw leaves a network silent and the "must spike" checks fail at random).
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn seeded(seed: u64) -> std::sync::MutexGuard<'static, ()> {
-    let guard = RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    <B as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
-    guard
-}
-
-fn config(attention: AttentionKind) -> EventNetConfig {
-    let mut config = EventNetConfig::gesture(6, attention);
-    config.height = 8;
-    config.width = 8;
-    config.channels = vec![4, 8];
-    config.pools = vec![1, 2];
-    config.fc_hidden = 16;
-    config.classes = 3;
-    config.t_ratio = 2;
-    config.c_ratio = 2;
-    config
-}
+use snn_models::Mode;
 
 #[test]
 fn streaming_step_by_step_equals_the_whole_sequence() {
     let _rng = seeded(1);
     let device = Default::default();
-    let net = config(AttentionKind::None).init::<B>(&device).unwrap();
+    let net = small_event_config(6, AttentionKind::None)
+        .init::<B>(&device)
+        .unwrap();
     for _ in 0..3 {
         let x = Tensor::<B, 5>::random([6, 4, 2, 8, 8], Distribution::Uniform(0.0, 2.0), &device);
         let _ = net.forward(x, Mode::Train);
@@ -61,11 +40,7 @@ fn streaming_step_by_step_equals_the_whole_sequence() {
         }
         let streamed: Vec<f32> = stream.rates().unwrap().into_data().to_vec().unwrap();
         assert_eq!(stream.steps(), 6);
-        let worst = whole
-            .iter()
-            .zip(&streamed)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&whole, &streamed);
         assert!(worst <= 1e-6, "streamed rates differ by {worst}");
         // After a reset the same sequence gives the same result again.
         stream.reset();
@@ -84,7 +59,7 @@ fn streaming_step_by_step_equals_the_whole_sequence() {
 #[test]
 fn attention_cannot_stream_and_the_error_lists_the_layers() {
     let _rng = seeded(2);
-    let net = config(AttentionKind::Tcsa)
+    let net = small_event_config(6, AttentionKind::Tcsa)
         .init::<B>(&Default::default())
         .unwrap();
     let msg = StreamingEventNet::new(&net).unwrap_err().to_string();
