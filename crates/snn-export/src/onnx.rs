@@ -131,13 +131,21 @@ fn emit_conv<B: Backend>(
         ],
     );
     let out = |size: usize, k: usize, before: usize, after: usize, stride: usize| {
-        (size + before + after - k) / stride + 1
+        (size + before + after)
+            .checked_sub(k)
+            .filter(|_| size > 0)
+            .map(|span| span / stride + 1)
     };
-    let size = (
+    match (
         out(h, dims[2], pads[0], pads[2], conv.stride[0]),
         out(w, dims[3], pads[1], pads[3], conv.stride[1]),
-    );
-    Ok((y, size))
+    ) {
+        (Some(oh), Some(ow)) => Ok((y, (oh, ow))),
+        _ => Err(ExportError::Unsupported(format!(
+            "a {}x{} convolution on a {h}x{w} input: the input is too small",
+            dims[2], dims[3]
+        ))),
+    }
 }
 
 /// `AveragePool` with kernel = stride = `pool` (no padding, floor), as the models use.
@@ -677,6 +685,11 @@ pub fn export_res_snn<B: LifBackend>(
     options: &OnnxOptions,
     (height, width): (usize, usize),
 ) -> Result<ModelProto, ExportError> {
+    if height == 0 || width == 0 {
+        return Err(ExportError::Unsupported(format!(
+            "res-snn: input size {height}x{width} (both sides must be at least 1)"
+        )));
+    }
     let config = net.config();
     let steps = config.steps;
     let t = steps as i64;

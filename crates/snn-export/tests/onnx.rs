@@ -203,6 +203,13 @@ fn res_snn_runs_in_tract_and_matches_our_inference() {
             class_names: Vec::new(),
             layer_spikes: true,
         };
+        if kind == AttentionKind::None {
+            // Sizes that cannot be exported are errors, not panics.
+            let err = export_res_snn(&net, &options, (0, 64)).unwrap_err();
+            assert!(err.to_string().contains("0x64"), "{err}");
+            let err = export_res_snn(&net, &options, (2, 2)).unwrap_err();
+            assert!(err.to_string().contains("too small"), "{err}");
+        }
         let model = export_res_snn(&net, &options, (64, 64)).unwrap();
         let theirs = run_tract(&to_bytes(&model).unwrap(), dims, input, 2 * 5 + 1);
         let head = *theirs.layer_spikes.last().unwrap();
