@@ -14,6 +14,7 @@ use snn_data::frame::WindowFraming;
 use snn_data::gesture::{GestureDataset, Split, CLASS_NAMES};
 use snn_export::nir::{self, NirOptions};
 use snn_export::onnx::{export_event_net, node_list, to_bytes, OnnxOptions};
+use snn_export::write_file;
 use snn_models::Mode;
 
 use crate::evaluate::first_event_frames;
@@ -99,17 +100,6 @@ pub(crate) fn checkpoint_framing(
     Ok((framing, data))
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
-}
-
 pub fn run(args: ExportArgs) -> Result<()> {
     ensure!(args.batch > 0, "--batch must be at least 1");
     let device = Default::default();
@@ -148,7 +138,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
                     layer_spikes: false,
                 },
             )?;
-            write_atomic(&args.out, &to_bytes(&model)?)?;
+            write_file(&args.out, &to_bytes(&model)?)?;
             format!(
                 "ONNX, {} nodes, input frames {:?} = [T, batch, C, H, W], output rates [batch, {}]",
                 node_list(&model).len(),
@@ -182,7 +172,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         ),
     ]);
     let sample_path = PathBuf::from(format!("{}.sample.safetensors", args.out.display()));
-    write_atomic(
+    write_file(
         &sample_path,
         &safetensors::serialize(tensors, None).context("serialising the sample")?,
     )?;

@@ -18,6 +18,8 @@ pub mod nir;
 pub mod onnx;
 pub mod stream;
 
+use std::path::{Path, PathBuf};
+
 use thiserror::Error;
 
 /// Why an export failed.
@@ -29,7 +31,31 @@ pub enum ExportError {
     /// A streaming step got input it cannot continue from.
     #[error("streaming: {0}")]
     Stream(String),
+    /// Writing the exported file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        source: std::io::Error,
+    },
     /// Protobuf encoding failed.
     #[error("encoding the model: {0}")]
     Encode(String),
+}
+
+/// Writes an exported file through a temporary file in the same folder and a rename, so a
+/// reader never sees a half-written model.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ExportError::Io { path, source }
+    };
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
 }

@@ -393,13 +393,5 @@ pub fn to_bytes(graph: &NirGraph) -> Result<Vec<u8>, ExportError> {
 
 /// Writes the graph to `path` through a temporary file and a rename.
 pub fn write(graph: &NirGraph, path: &Path) -> Result<(), ExportError> {
-    let bytes = to_bytes(graph)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let io = |e: std::io::Error| ExportError::Encode(format!("{}: {e}", path.display()));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::write_file(path, &to_bytes(graph)?)
 }

@@ -161,6 +161,10 @@ fn nir_file_runs_to_the_same_rates_and_has_the_reference_layout() {
         }
         let graph = event_net_graph(&net, &NirOptions::default()).unwrap();
         let file = File::from_bytes(to_bytes(&graph).unwrap()).unwrap();
+        // A file that cannot be written is an error naming it.
+        let err = snn_export::nir::write(&graph, std::path::Path::new("/nonexistent/dir/x.nir"))
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/dir"), "{err}");
 
         assert_eq!(string(&file, "version"), NIR_VERSION);
         assert_eq!(string(&file, "node/type"), "NIRGraph");
