@@ -181,8 +181,15 @@ impl<'a, B: Backend> NamedSlot<'a, B> {
             Slot::Param2 { param, transposed } => {
                 let [a, b] = param.dims();
                 let (rows, cols) = if *transposed { (b, a) } else { (a, b) };
-                let t = Tensor::<B, 2>::from_data(in_shape(data, &[rows, cols]), options);
-                **param = Param::from_tensor(if *transposed { t.transpose() } else { t });
+                // Transposed on the host, so the parameter is contiguous exactly as one that
+                // was trained here (a strided view would take another matmul path and round
+                // differently, and a resumed run would drift from an uninterrupted one).
+                let data = if *transposed {
+                    transpose_host(&data, rows, cols)
+                } else {
+                    in_shape(data, &[rows, cols])
+                };
+                **param = Param::from_tensor(Tensor::<B, 2>::from_data(data, options));
             }
             Slot::Param4(p) => {
                 let dims = p.dims();
@@ -215,6 +222,20 @@ impl<B: AutodiffBackend> NamedSlot<'_, B> {
             data.dtype,
         ))
     }
+}
+
+/// The `[cols, rows]` transpose of row-major `[rows, cols]` data, of any element size.
+fn transpose_host(data: &TensorData, rows: usize, cols: usize) -> TensorData {
+    let bytes = data.as_bytes();
+    let size = bytes.len() / (rows * cols).max(1);
+    let mut out = vec![0u8; bytes.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            let (src, dst) = ((r * cols + c) * size, (c * rows + r) * size);
+            out[dst..dst + size].copy_from_slice(&bytes[src..src + size]);
+        }
+    }
+    TensorData::from_bytes_vec(out, vec![cols, rows], data.dtype)
 }
 
 /// The same values under another shape of equal size (no copy).

@@ -5,9 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::DType;
-use snn_models::{load_official, save_official, EventNet, EventNetConfig, ModelError, StateDict};
+use snn_models::{
+    load_official, save_official, EventNet, EventNetConfig, ModelError, OfficialSlots, StateDict,
+};
+
+use crate::net::{Net, NetConfig};
 use thiserror::Error;
 
 /// Checkpoint errors.
@@ -47,6 +52,53 @@ pub fn save_event_net<B: Backend>(
     model: &EventNet<B>,
     meta: &serde_json::Value,
 ) -> Result<(), CheckpointError> {
+    let config = serde_json::to_value(model.config()).map_err(|e| CheckpointError::Json {
+        path: dir.join("config.json"),
+        message: e.to_string(),
+    })?;
+    save_model(dir, model, &config, meta, |_| Ok(()))
+}
+
+/// Writes a checkpoint of any network to `dir` atomically; `extra` may add files to the
+/// temporary directory before it is renamed into place (the trainer's optimiser and state).
+pub fn save_net<B: Backend>(
+    dir: &Path,
+    model: &Net<B>,
+    meta: &serde_json::Value,
+    extra: impl FnOnce(&Path) -> Result<(), CheckpointError>,
+) -> Result<(), CheckpointError> {
+    let config = serde_json::to_value(model.config()).map_err(|e| CheckpointError::Json {
+        path: dir.join("config.json"),
+        message: e.to_string(),
+    })?;
+    save_model(dir, model, &config, meta, extra)
+}
+
+/// Writes `value` as pretty JSON to `path`.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), CheckpointError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CheckpointError::Json {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, text).map_err(io(path))
+}
+
+/// Reads JSON from `path`.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    serde_json::from_str(&text).map_err(|e| CheckpointError::Json {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn save_model<B: Backend, M: OfficialSlots<B> + Module<B> + Clone>(
+    dir: &Path,
+    model: &M,
+    config: &serde_json::Value,
+    meta: &serde_json::Value,
+    extra: impl FnOnce(&Path) -> Result<(), CheckpointError>,
+) -> Result<(), CheckpointError> {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -57,25 +109,38 @@ pub fn save_event_net<B: Backend>(
     }
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     save_official(model).write(&tmp.join("model.safetensors"))?;
-    let json = |value: &serde_json::Value, file: &str| -> Result<(), CheckpointError> {
-        let path = tmp.join(file);
-        let text = serde_json::to_string_pretty(value).map_err(|e| CheckpointError::Json {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        std::fs::write(&path, text).map_err(io(&path))
-    };
-    // A config that cannot be serialised would leave a checkpoint that cannot rebuild its model.
-    let config = serde_json::to_value(model.config()).map_err(|e| CheckpointError::Json {
-        path: tmp.join("config.json"),
+    write_json(&tmp.join("config.json"), config)?;
+    write_json(&tmp.join("meta.json"), meta)?;
+    extra(&tmp)?;
+    // Move the old directory aside before renaming, so a crash in between leaves one of the
+    // two complete directories on disk.
+    let old = dir.with_file_name(format!(".{name}.old-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(io(dir))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(io(dir))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+    }
+    Ok(())
+}
+
+/// Rebuilds any network from a checkpoint directory, in `dtype`.
+pub fn load_net<B: Backend>(
+    dir: &Path,
+    dtype: DType,
+    device: &B::Device,
+) -> Result<Net<B>, CheckpointError> {
+    let path = dir.join("config.json");
+    let value: serde_json::Value = read_json(&path)?;
+    let config = NetConfig::from_json(value).map_err(|e| CheckpointError::Json {
+        path: path.clone(),
         message: e.to_string(),
     })?;
-    json(&config, "config.json")?;
-    json(meta, "meta.json")?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(io(dir))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(io(dir))
+    let mut model = config.init::<B>(device)?;
+    let state = StateDict::read(&dir.join("model.safetensors"))?;
+    load_official(&mut model, &state, dtype, device)?;
+    Ok(model)
 }
 
 /// Rebuilds an event network from a checkpoint directory, in `dtype`.

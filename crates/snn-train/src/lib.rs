@@ -13,8 +13,11 @@
 //! - [`schedule`]: `ReduceLROnPlateau` and cosine annealing with PyTorch's exact semantics,
 //!   serialisable for resuming.
 //!
-//! Still to come (see the training issue): the reusable training loop, resume,
-//! JSON-lines logs, plots and reports, `reproduce`, and the training benchmark.
+//! - [`optim`]: Adam, AdamW and SGD with PyTorch's update rules, global-norm clipping, a
+//!   finite-gradient check, and state keyed by module path so a resumed run continues exactly.
+//! - [`net`]: [`net::Net`], one type for every trainable network, built from a tagged config.
+//! - [`trainer`]: the training loop ([`trainer::fit`]): evaluation, checkpoints, JSON-lines log,
+//!   exact resume.
 
 #![warn(missing_docs)]
 
@@ -23,4 +26,7 @@ pub mod energy;
 pub mod guard;
 pub mod loss;
 pub mod metrics;
+pub mod net;
+pub mod optim;
 pub mod schedule;
+pub mod trainer;

@@ -47,7 +47,9 @@ pub struct ReduceLrOnPlateau {
     pub eps: f64,
     /// The current learning rate.
     pub lr: f64,
-    /// Best metric so far (`inf` / `-inf` before the first step).
+    /// Best metric so far (`inf` / `-inf` before the first step; JSON has no infinity, so
+    /// these are written as the strings `"inf"` / `"-inf"`).
+    #[serde(with = "json_f64")]
     pub best: f64,
     /// Epochs since the last improvement.
     pub bad_epochs: usize,
@@ -145,6 +147,36 @@ impl ReduceLrOnPlateau {
     }
 }
 
+/// An `f64` that may be infinite, as a JSON number or the string `"inf"` / `"-inf"` / `"nan"`.
+mod json_f64 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            Repr::Number(*value)
+        } else {
+            Repr::Text(value.to_string())
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Number(v) => Ok(v),
+            Repr::Text(t) => t
+                .parse()
+                .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a number"))),
+        }
+    }
+}
+
 /// `torch.optim.lr_scheduler.CosineAnnealingLR` in closed form:
 /// `eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / t_max)) / 2`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -231,6 +263,14 @@ mod tests {
             assert_eq!(a.step(l), b.step(l));
         }
         assert_eq!(a, b);
+        // Before the first step the best value is infinite, which JSON cannot hold as a number.
+        let fresh = ReduceLrOnPlateau::ma_snn(1e-4);
+        let json = serde_json::to_string(&fresh).unwrap();
+        assert!(json.contains("\"best\":\"inf\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ReduceLrOnPlateau>(&json).unwrap(),
+            fresh
+        );
     }
 
     #[test]
