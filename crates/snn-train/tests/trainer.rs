@@ -65,7 +65,8 @@ impl BatchSource for Bars {
             for step in 0..t {
                 for y in 0..s {
                     for x in 0..s {
-                        let noise = hash((sample * 1000 + step * 100 + y * 10 + x) as u64) % 7 == 0;
+                        let noise = hash((sample * 1000 + step * 100 + y * 10 + x) as u64)
+                            .is_multiple_of(7);
                         let on = x == 2 * class + 1 || noise;
                         let at = (((step * n + b) * 2) * s + y) * s + x;
                         data[at] = on as u8 as f32;
