@@ -3,19 +3,23 @@
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
-use burn::backend::{Autodiff, Flex};
+use burn::backend::Flex;
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Tensor};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use snn_core::{Lif, LifConfig};
+use snn_core::{Lif, LifBackend, LifConfig};
 
-type B = Autodiff<Flex>;
+use crate::device::{dispatch, DeviceKind, Job};
 
 /// Which benchmark to run.
 #[derive(Subcommand)]
 pub enum Bench {
-    /// Fused vs reference LIF neuron, forward + backward, f32 on the CPU backend.
+    /// Fused vs reference LIF neuron, forward + backward, f32 (`--device cpu|cuda`).
     Lif(LifArgs),
+    /// Training (forward, backward, Adam step) and inference throughput of a full-size event
+    /// network, f32, with a per-phase breakdown (`--device cpu|cuda`).
+    Train(crate::bench_train::TrainBenchArgs),
     /// Streaming inference latency per time step of the full-size vanilla Gesture network
     /// (one frame in, spikes out, state carried), f32 on the CPU backend.
     Stream(StreamArgs),
@@ -136,6 +140,9 @@ pub struct LifArgs {
     /// Timed repetitions of the fused path (the reference runs `max(reps / 2, 3)` times).
     #[arg(long, default_value_t = 7)]
     reps: usize,
+    /// CPU or CUDA.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -143,6 +150,7 @@ pub struct LifArgs {
 
 #[derive(Serialize)]
 struct LifReport {
+    device: DeviceKind,
     shape: [usize; 5],
     dtype: &'static str,
     threads: usize,
@@ -165,12 +173,13 @@ struct LifReport {
 
 pub fn run(which: Bench) -> Result<()> {
     match which {
-        Bench::Lif(args) => lif(args),
+        Bench::Lif(args) => dispatch(args.device, LifJob(args)),
         Bench::Stream(args) => stream(args),
+        Bench::Train(args) => crate::bench_train::run(args),
     }
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
     if n % 2 == 1 {
@@ -180,8 +189,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
-/// Times `f` `reps` times after one warm-up call; returns the median in milliseconds.
-fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+/// Times `f` `reps` times after one warm-up call; returns the median in milliseconds. `f` must
+/// wait for its results (on CUDA: `B::sync`).
+pub(crate) fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
     median(
         (0..reps)
@@ -194,40 +204,61 @@ fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
-fn lif(args: LifArgs) -> Result<()> {
+struct LifJob(LifArgs);
+
+impl Job for LifJob {
+    type Output = ();
+
+    fn run<Bk>(self, device: Bk::Device) -> Result<()>
+    where
+        Bk: AutodiffBackend + LifBackend,
+        Bk::InnerBackend: LifBackend,
+    {
+        lif::<Bk>(self.0, device)
+    }
+}
+
+fn lif<Bk: AutodiffBackend + LifBackend>(args: LifArgs, device: Bk::Device) -> Result<()> {
     ensure!(
         args.steps > 0 && args.batch > 0 && args.channels > 0 && args.size > 0,
         "every dimension must be positive"
     );
     ensure!(args.reps > 0, "--reps must be positive");
-    let device = Default::default();
     let shape = [args.steps, args.batch, args.channels, args.size, args.size];
-    let lif: Lif<B> = LifConfig::ma_snn_event().init(&device)?;
+    let lif: Lif<Bk> = LifConfig::ma_snn_event().init(&device)?;
     // Uniform input around the threshold gives a firing rate in the range seen in trained nets.
-    let x = Tensor::<B, 5>::random(shape, Distribution::Uniform(-0.2, 0.45), &device);
+    let x = Tensor::<Bk, 5>::random(shape, Distribution::Uniform(-0.2, 0.45), &device);
+    let sync = || {
+        let _ = Bk::sync(&device);
+    };
 
     let fused_step = || {
         let x = x.clone().require_grad();
         let grads = lif.forward(x.clone()).sum().backward();
         let _ = x.grad(&grads).expect("input gradient");
+        sync();
     };
     let reference_step = || {
         let x = x.clone().require_grad();
         let grads = lif.forward_reference(x.clone()).0.sum().backward();
         let _ = x.grad(&grads).expect("input gradient");
+        sync();
     };
     let reference_reps = (args.reps / 2).max(3);
     let fused_ms = time_ms(args.reps, fused_step);
     let reference_ms = time_ms(reference_reps, reference_step);
     let fused_forward_ms = time_ms(args.reps, || {
         let _ = lif.forward(x.clone());
+        sync();
     });
     let reference_forward_ms = time_ms(reference_reps, || {
         let _ = lif.forward_reference(x.clone());
+        sync();
     });
     let (_, stats) = lif.forward_with_stats(x.clone());
 
     let report = LifReport {
+        device: args.device,
         shape,
         dtype: "f32",
         threads: rayon::current_num_threads(),
@@ -245,8 +276,8 @@ fn lif(args: LifArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "LIF forward+backward, shape {shape:?} f32, {} threads, firing rate {:.3}",
-            report.threads, report.firing_rate
+            "LIF forward+backward on {:?}, shape {shape:?} f32, {} threads, firing rate {:.3}",
+            report.device, report.threads, report.firing_rate
         );
         println!("{:<12} {:>14} {:>14}", "path", "fwd+bwd (ms)", "fwd (ms)");
         println!(

@@ -5,17 +5,21 @@
 //! - `summary --model M --attention A [--T N] [--json]`: layers, parameters, neurons, MACs.
 //! - `dataset-info gesture --root DIR [--json]`: samples, class counts, event counts.
 //! - `synth gesture --root DIR`: writes the synthetic DvsGesture-layout dataset.
+//! - `train --config FILE [--resume] [--device cpu|cuda]`: a training run from a run file.
 //! - `demo [--out DIR] [--json]`: trains a small vanilla and a small TCSA event network on
 //!   synthetic gestures and compares them.
 
 mod bench;
+mod bench_train;
 mod data;
 mod demo;
+mod device;
 mod download;
 mod eval;
 mod evaluate;
 mod export;
 mod summary;
+mod train;
 mod verify;
 
 use anyhow::Result;
@@ -54,6 +58,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Writes a synthetic dataset (real AEDAT 3.1 files in the DvsGesture layout).
     Synth(data::SynthArgs),
+    /// Trains any network on an event dataset from a run file (model, recipe, data):
+    /// checkpoints every epoch, exact `--resume`, JSON-lines log, progress bars.
+    Train(train::TrainArgs),
     /// Trains a small vanilla and a small TCSA event network on synthetic gestures (CPU) and
     /// prints accuracy, firing rate, spikes per sample and energy side by side.
     Demo(demo::DemoArgs),
@@ -70,5 +77,6 @@ fn main() -> Result<()> {
         Command::Export(args) => export::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Train(args) => train::run(args),
     }
 }

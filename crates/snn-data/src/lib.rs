@@ -13,6 +13,8 @@
 //! - [`synthetic`]: a synthetic gesture dataset written as real AEDAT 3.1 files.
 //! - [`cache`]: framed samples on disk, keyed by every framing parameter, written atomically.
 //! - [`loader`]: deterministic shuffling by seed and epoch, parallel framing, time-first batches.
+//! - [`store`]: a per-sample event store on disk (compact files, atomic, built once), so
+//!   training windows and test clips are read without re-parsing recordings.
 //! - [`imagenet`]: ImageNet-1k folder layouts, parallel decoding, torchvision's transforms.
 //! - `download` (feature `download`): published URLs and MD5s, resumable downloads,
 //!   verification and extraction.
@@ -32,6 +34,7 @@ pub mod gesture;
 pub mod imagenet;
 pub mod loader;
 pub mod nmnist;
+pub mod store;
 pub mod synthetic;
 
 pub use error::DataError;

@@ -16,6 +16,8 @@
 //! - [`optim`]: Adam, AdamW and SGD with PyTorch's update rules, global-norm clipping, a
 //!   finite-gradient check, and state keyed by module path so a resumed run continues exactly.
 //! - [`net`]: [`net::Net`], one type for every trainable network, built from a tagged config.
+//! - [`sources`]: training windows (random consecutive slices) and multi-clip test windows
+//!   over an event store, as batch sources.
 //! - [`trainer`]: the training loop ([`trainer::fit`]): evaluation, checkpoints, JSON-lines log,
 //!   exact resume.
 
@@ -29,4 +31,5 @@ pub mod metrics;
 pub mod net;
 pub mod optim;
 pub mod schedule;
+pub mod sources;
 pub mod trainer;
