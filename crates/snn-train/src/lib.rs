@@ -18,6 +18,8 @@
 //! - [`net`]: [`net::Net`], one type for every trainable network, built from a tagged config.
 //! - [`trainer`]: the training loop ([`trainer::fit`]): evaluation, checkpoints, JSON-lines log,
 //!   exact resume.
+//! - [`report`]: PNG plots (loss/accuracy curves, per-layer firing rates) and a Markdown report
+//!   comparing runs (accuracy, spikes, energy against a baseline), from histories or `log.jsonl`.
 
 #![warn(missing_docs)]
 
@@ -28,5 +30,6 @@ pub mod loss;
 pub mod metrics;
 pub mod net;
 pub mod optim;
+pub mod report;
 pub mod schedule;
 pub mod trainer;
