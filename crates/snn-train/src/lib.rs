@@ -20,6 +20,8 @@
 //!   over an event store, as batch sources.
 //! - [`trainer`]: the training loop ([`trainer::fit`]): evaluation, checkpoints, JSON-lines log,
 //!   exact resume.
+//! - [`report`]: PNG plots (loss/accuracy curves, per-layer firing rates) and a Markdown report
+//!   comparing runs (accuracy, spikes, energy against a baseline), from histories or `log.jsonl`.
 
 #![warn(missing_docs)]
 
@@ -30,6 +32,7 @@ pub mod loss;
 pub mod metrics;
 pub mod net;
 pub mod optim;
+pub mod report;
 pub mod schedule;
 pub mod sources;
 pub mod trainer;
