@@ -6,6 +6,8 @@
 //! - `dataset-info gesture --root DIR [--json]`: samples, class counts, event counts.
 //! - `synth gesture --root DIR`: writes the synthetic DvsGesture-layout dataset.
 //! - `train --config FILE [--resume] [--device cpu|cuda]`: a training run from a run file.
+//! - `reproduce gesture|gait [--attention ...] [--runs N]`: the paper's protocol and table.
+//! - `bench train --model gesture --attention TCSA [--device cuda] [--json]`: throughput.
 //! - `demo [--out DIR] [--json]`: trains a small vanilla and a small TCSA event network on
 //!   synthetic gestures and compares them.
 
@@ -18,6 +20,7 @@ mod download;
 mod eval;
 mod evaluate;
 mod export;
+mod reproduce;
 mod summary;
 mod train;
 mod verify;
@@ -61,6 +64,9 @@ enum Command {
     /// Trains any network on an event dataset from a run file (model, recipe, data):
     /// checkpoints every epoch, exact `--resume`, JSON-lines log, progress bars.
     Train(train::TrainArgs),
+    /// The paper's event protocol (Gesture or Gait) for the vanilla network and attention
+    /// variants, several seeds, resumable, with a table beside the paper's and a report.
+    Reproduce(reproduce::ReproduceArgs),
     /// Trains a small vanilla and a small TCSA event network on synthetic gestures (CPU) and
     /// prints accuracy, firing rate, spikes per sample and energy side by side.
     Demo(demo::DemoArgs),
@@ -78,5 +84,6 @@ fn main() -> Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Train(args) => train::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
     }
 }

@@ -337,7 +337,7 @@ impl Observer for Quiet {}
 pub struct RunSummary {
     /// Every epoch so far (including those before a resume).
     pub history: Vec<EpochRecord>,
-    /// Best test accuracy and its epoch.
+    /// Best test accuracy (multi-clip vote).
     pub best_acc: f64,
     /// Epoch of the best test accuracy.
     pub best_epoch: usize,
@@ -641,9 +641,11 @@ where
             test: evaluation,
             seconds: started.elapsed().as_secs_f64(),
         };
-        let improved = state.best_acc.is_none_or(|b| record.test.acc > b);
+        // Model selection as the official code: the best test accuracy, by the multi-clip vote
+        // (the plain accuracy when each sample has one clip).
+        let improved = state.best_acc.is_none_or(|b| record.test.acc_vote > b);
         if improved {
-            state.best_acc = Some(record.test.acc);
+            state.best_acc = Some(record.test.acc_vote);
             state.best_epoch = Some(epoch);
         }
         state.completed_epochs = epoch + 1;
@@ -654,6 +656,7 @@ where
         }
         meta["epoch"] = serde_json::json!(epoch);
         meta["test_acc"] = serde_json::json!(record.test.acc);
+        meta["test_acc_vote"] = serde_json::json!(record.test.acc_vote);
         meta["train_loss"] = serde_json::json!(train_loss);
         meta["firing_rate"] = serde_json::json!(record.test.firing_rate);
         save_net(&last, &model, &meta, |dir| {
