@@ -13,7 +13,8 @@
 //! - [`FiringStats`] / [`FiringMonitor`] give per-layer spike counts and rates.
 //!
 //! Everything is generic over the burn backend; the fused kernel is specialised for `Flex`
-//! (CPU) and runs a generic tensor-op path elsewhere (see [`fused::LifBackend`]).
+//! (CPU) and burn's CubeCL backends (`Cuda`), and runs a generic tensor-op path elsewhere (see
+//! [`fused::LifBackend`]).
 
 #![warn(missing_docs)]
 

@@ -1,6 +1,7 @@
 //! The fused kernel against the reference implementation in f64: identical spikes, membrane
 //! and gradients (to ~1e-12) for every spike test, reset, surrogate and reset detachment,
-//! with fixed and learnable decay; and the generic (CUDA fallback) path against the CPU kernel.
+//! with fixed and learnable decay; and the generic path (the CUDA kernel's reference) against the
+//! CPU kernel.
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::Param;
@@ -237,7 +238,7 @@ fn flex_values(t: burn::tensor::ops::FloatTensor<Flex>) -> Vec<f64> {
 
 #[test]
 fn generic_path_matches_cpu_kernel() {
-    // The generic path is what CUDA runs: check it against the CPU kernel on the same inputs.
+    // The generic path is the CUDA kernel's reference: check it against the CPU kernel.
     let dims = [6, 2, 11];
     let n: usize = dims.iter().product();
     let device = Default::default();

@@ -1,5 +1,6 @@
 //! The fused op from the backend's own tensor ops: one time step at a time, on a `[T, N]` view,
-//! without autodiff. Any backend gets this for free; it is also what CUDA runs for now.
+//! without autodiff. Any backend gets this for free; the CUDA kernel's tests use it as their
+//! reference.
 //!
 //! The backward pass is the BPTT recurrence of the dynamics in [`crate::config`], carrying
 //! `gh = dL/dh[t]` backwards:

@@ -3,10 +3,11 @@
 //!
 //! It is a burn backend extension, [`LifBackend`]:
 //! - the default methods run the recurrence with the backend's own tensor ops, one time step
-//!   at a time but with no autodiff bookkeeping ([`generic`]); CUDA uses them until it has a
-//!   kernel of its own;
+//!   at a time but with no autodiff bookkeeping ([`generic`]);
 //! - `Flex` (the CPU backend) runs one pass over the data in each direction, in parallel over
 //!   neurons ([`cpu`]);
+//! - burn's CubeCL backends (`Cuda`, with the `cuda` feature) run one GPU kernel launch in each
+//!   direction, one thread per neuron (`cube`);
 //! - `Autodiff<B>` wraps the inner backend's forward and registers one backward step that
 //!   calls the inner backend's [`LifBackend::lif_backward`] ([`autodiff`]).
 //!
@@ -14,6 +15,8 @@
 
 pub mod autodiff;
 pub mod cpu;
+#[cfg(feature = "cuda")]
+mod cube;
 pub mod generic;
 
 use burn::tensor::backend::Backend;
@@ -46,7 +49,8 @@ pub struct LifGrads<B: Backend> {
 /// A backend that can run the LIF recurrence as one fused operation.
 ///
 /// Implemented for `Flex` (fused CPU kernel), `Autodiff<B>` for any implementing `B` (one
-/// graph node per output), and, with the `cuda` feature, burn's `Cuda` (generic path).
+/// graph node per output), and, with the `cuda` feature, burn's CubeCL backends such as
+/// `Cuda` (fused CubeCL kernel).
 pub trait LifBackend: Backend {
     /// Runs all time steps of `input` (`[T, ...]`, time first) from a zero state.
     ///
@@ -111,8 +115,9 @@ impl LifBackend for burn_flex::Flex {
     }
 }
 
-/// burn's CubeCL backends (`Cuda` is `CubeBackend<CudaRuntime, ..>`) run the generic path
-/// until the CubeCL kernel lands.
+/// burn's CubeCL backends (`Cuda` is `CubeBackend<CudaRuntime, ..>`) run the fused CubeCL
+/// kernels: one launch per direction, one thread per neuron. The spike count and the decay
+/// gradient (summed from per-neuron partial sums) use the backend's own sum.
 #[cfg(feature = "cuda")]
 impl<R, F, I, BT> LifBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where
@@ -120,8 +125,51 @@ where
     F: burn_cubecl::FloatElement,
     I: burn_cubecl::IntElement,
     BT: burn_cubecl::BoolElement,
-    burn_cubecl::CubeBackend<R, F, I, BT>: Backend,
 {
+    fn lif_forward(
+        input: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        rule: &FiringRule,
+    ) -> LifForward<Self> {
+        use burn::tensor::ops::FloatTensorOps;
+        let (spikes, membrane) = cube::forward(input, decay, rule);
+        let spike_count = Self::float_sum(spikes.clone());
+        LifForward {
+            spikes,
+            membrane,
+            spike_count,
+        }
+    }
+
+    fn lif_backward(
+        membrane: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        grad_spikes: Option<FloatTensor<Self>>,
+        grad_membrane: Option<FloatTensor<Self>>,
+        rule: &FiringRule,
+        want_decay_grad: bool,
+    ) -> LifGrads<Self> {
+        use burn::tensor::ops::FloatTensorOps;
+        use burn::tensor::TensorMetadata;
+        let decay_dtype = decay.dtype();
+        let (input, per_neuron) = cube::backward(
+            membrane,
+            decay,
+            grad_spikes,
+            grad_membrane,
+            rule,
+            want_decay_grad,
+        );
+        let decay = per_neuron.map(|g| {
+            let total = Self::float_sum(g);
+            if total.dtype() == decay_dtype {
+                total
+            } else {
+                burn_cubecl::kernel::cast(total, decay_dtype)
+            }
+        });
+        LifGrads { input, decay }
+    }
 }
 
 /// Output of [`multi_step`].

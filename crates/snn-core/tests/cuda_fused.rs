@@ -1,0 +1,489 @@
+//! The CubeCL kernel (what `Cuda` runs for `LifBackend`) against the generic tensor-op path on
+//! the same device, in f32: every spike test x reset x surrogate x reset detachment, both or
+//! either upstream gradient, with and without the decay gradient, small and large shapes,
+//! non-contiguous inputs; and one end-to-end check through `Autodiff<Cuda>` against the
+//! reference implementation.
+//!
+//! Needs an NVIDIA GPU (libcuda and NVRTC are loaded at run time):
+//! `cargo test -p snn-core --features cuda --test cuda_fused -- --test-threads=1`.
+//!
+//! Spikes must agree exactly, with one allowance: NVRTC may contract a multiply and an add into
+//! one FMA, which can move a membrane value by one rounding step. A neuron whose first spike
+//! disagreement happens with the reference membrane within `1e-5` of the threshold is such a
+//! tie; it is compared only before that step, and at most 0.1% of neurons may be ties. Any
+//! logic error shows up as a disagreement away from the threshold and fails.
+
+#![cfg(feature = "cuda")]
+
+use burn::backend::{Autodiff, Cuda};
+use burn::tensor::ops::{FloatTensor, FloatTensorOps};
+use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
+use snn_core::fused::{generic, LifBackend, LifForward, LifGrads};
+use snn_core::{FireTest, FiringRule, Lif, LifConfig, Reset, Surrogate};
+
+type C = Cuda;
+type A = Autodiff<Cuda>;
+
+/// Largest relative difference allowed in gradients: f32 rounding, FMA contraction and a
+/// different summation order, well below anything a wrong formula would produce.
+const GRAD_RTOL: f64 = 1e-4;
+/// Largest absolute membrane difference.
+const MEMBRANE_ATOL: f64 = 1e-5;
+
+/// SplitMix64: a tiny deterministic generator, so the tests need no RNG crate.
+struct Rng(u64);
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn uniform(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32> {
+        (0..n)
+            .map(|_| (lo + (hi - lo) * self.next_f64()) as f32)
+            .collect()
+    }
+}
+
+fn device() -> burn::tensor::Device<C> {
+    Default::default()
+}
+
+fn upload(values: &[f32], dims: &[usize]) -> FloatTensor<C> {
+    C::float_from_data(TensorData::new(values.to_vec(), dims.to_vec()), &device())
+}
+
+fn download(tensor: FloatTensor<C>) -> Vec<f64> {
+    let numel = burn::tensor::TensorMetadata::shape(&tensor).num_elements();
+    let flat = C::float_reshape(tensor, Shape::new([numel]));
+    Tensor::<C, 1>::from_primitive(TensorPrimitive::Float(flat))
+        .into_data()
+        .iter::<f64>()
+        .collect()
+}
+
+fn to_f32(values: &[f64]) -> Vec<f32> {
+    values.iter().map(|&v| v as f32).collect()
+}
+
+const DECAY: f64 = 0.6;
+const THRESHOLD: f64 = 0.3;
+
+fn all_rules() -> Vec<FiringRule> {
+    let mut rules = Vec::new();
+    for fire_test in [FireTest::GreaterOrEqual, FireTest::Greater] {
+        for reset in [
+            Reset::Hard { value: 0.05 },
+            Reset::Subtract,
+            Reset::LeakToThreshold,
+        ] {
+            for surrogate in [
+                Surrogate::Rectangle { lens: 0.25 },
+                Surrogate::Sigmoid { alpha: 4.0 },
+                Surrogate::Atan { alpha: 2.0 },
+                Surrogate::Triangle { width: 0.4 },
+            ] {
+                for detach_reset in [false, true] {
+                    rules.push(FiringRule {
+                        threshold: THRESHOLD,
+                        fire_test,
+                        reset,
+                        surrogate,
+                        detach_reset,
+                    });
+                }
+            }
+        }
+    }
+    rules
+}
+
+/// Compares `[steps, n]` spikes and membranes with the tie allowance of the module docs;
+/// returns the number of ties.
+#[allow(clippy::too_many_arguments)]
+fn compare_forward(
+    label: &str,
+    steps: usize,
+    n: usize,
+    threshold: f64,
+    got_spikes: &[f64],
+    got_membrane: &[f64],
+    want_spikes: &[f64],
+    want_membrane: &[f64],
+) -> usize {
+    assert_eq!(got_spikes.len(), steps * n, "{label}: spikes length");
+    assert_eq!(got_membrane.len(), steps * n, "{label}: membrane length");
+    assert_eq!(want_spikes.len(), steps * n, "{label}: reference length");
+    let mut ties = 0;
+    for j in 0..n {
+        for t in 0..steps {
+            let i = t * n + j;
+            let du = (got_membrane[i] - want_membrane[i]).abs();
+            assert!(
+                du <= MEMBRANE_ATOL,
+                "{label}: membrane [t={t}, n={j}] {} vs {} (diff {du})",
+                got_membrane[i],
+                want_membrane[i]
+            );
+            if got_spikes[i] != want_spikes[i] {
+                let margin = (want_membrane[i] - threshold).abs();
+                assert!(
+                    margin <= MEMBRANE_ATOL,
+                    "{label}: spike [t={t}, n={j}] {} vs {} with membrane {} (threshold {threshold})",
+                    got_spikes[i],
+                    want_spikes[i],
+                    want_membrane[i]
+                );
+                ties += 1;
+                break;
+            }
+        }
+    }
+    assert!(
+        ties * 1000 <= n.max(1000),
+        "{label}: {ties} of {n} neurons differ at a threshold tie"
+    );
+    if ties > 0 {
+        eprintln!("{label}: {ties} of {n} neurons broke a threshold tie differently");
+    }
+    ties
+}
+
+fn assert_grads_close(label: &str, got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{label}: lengths");
+    let scale = want.iter().fold(1.0_f64, |m, g| m.max(g.abs()));
+    let (mut worst, mut at) = (0.0_f64, 0);
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        let d = (a - b).abs();
+        if d > worst || d.is_nan() {
+            (worst, at) = (d, i);
+        }
+    }
+    assert!(
+        worst <= GRAD_RTOL * scale,
+        "{label}: gradient differs by {worst} at {at} ({} vs {}, scale {scale})",
+        got[at],
+        want[at]
+    );
+}
+
+fn assert_scalar_close(label: &str, got: f64, want: f64) {
+    assert!(
+        (got - want).abs() <= GRAD_RTOL * want.abs().max(1.0),
+        "{label}: {got} vs {want}"
+    );
+}
+
+/// Kernel vs generic forward on `x`; returns the generic membrane (the backward input) and
+/// the number of spikes.
+fn check_forward(label: &str, rule: &FiringRule, x: &[f32], dims: &[usize]) -> (Vec<f32>, f64) {
+    let steps = dims[0];
+    let n = x.len() / steps;
+    let decay = [DECAY as f32];
+    let got: LifForward<C> = C::lif_forward(upload(x, dims), upload(&decay, &[1]), rule);
+    let want = generic::forward::<C>(upload(x, dims), upload(&decay, &[1]), rule);
+    assert_eq!(
+        burn::tensor::TensorMetadata::shape(&got.spikes),
+        Shape::from(dims.to_vec()),
+        "{label}: spikes shape"
+    );
+    let (got_s, got_u) = (download(got.spikes), download(got.membrane));
+    let (want_s, want_u) = (download(want.spikes), download(want.membrane));
+    let ties = compare_forward(
+        label,
+        steps,
+        n,
+        rule.threshold,
+        &got_s,
+        &got_u,
+        &want_s,
+        &want_u,
+    );
+    let got_count = download(got.spike_count);
+    let want_count = download(want.spike_count);
+    assert_eq!(got_count.len(), 1, "{label}: spike count shape");
+    if ties == 0 {
+        assert_eq!(got_count, want_count, "{label}: spike count");
+    }
+    (to_f32(&want_u), want_count[0])
+}
+
+/// Kernel vs generic backward from the same membrane, for both / spikes-only / membrane-only
+/// upstream gradients, with and without the decay gradient.
+fn check_backward(label: &str, rule: &FiringRule, membrane: &[f32], dims: &[usize], rng: &mut Rng) {
+    let n = membrane.len();
+    let gs = rng.uniform(n, -1.0, 1.0);
+    let gm = rng.uniform(n, -1.0, 1.0);
+    let decay = [DECAY as f32];
+    for (has_gs, has_gm) in [(true, true), (true, false), (false, true)] {
+        for want_decay in [false, true] {
+            let run = |kernel: bool| -> LifGrads<C> {
+                let u = upload(membrane, dims);
+                let d = upload(&decay, &[1]);
+                let g_s = has_gs.then(|| upload(&gs, dims));
+                let g_m = has_gm.then(|| upload(&gm, dims));
+                if kernel {
+                    C::lif_backward(u, d, g_s, g_m, rule, want_decay)
+                } else {
+                    generic::backward::<C>(u, d, g_s, g_m, rule, want_decay)
+                }
+            };
+            let case = format!(
+                "{label} [grad_spikes {has_gs}, grad_membrane {has_gm}, decay grad {want_decay}]"
+            );
+            let (got, want) = (run(true), run(false));
+            assert_grads_close(&case, &download(got.input), &download(want.input));
+            match (got.decay, want.decay) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (download(a), download(b));
+                    assert_eq!(a.len(), 1, "{case}: decay grad shape");
+                    assert_scalar_close(&format!("{case}: decay grad"), a[0], b[0]);
+                }
+                (None, None) => assert!(!want_decay, "{case}: decay grad missing"),
+                (a, _) => panic!(
+                    "{case}: decay grad presence {} (wanted {want_decay})",
+                    a.is_some()
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn kernel_matches_generic_for_every_rule() {
+    let dims = [7, 3, 5, 4];
+    let numel: usize = dims.iter().product();
+    let mut rng = Rng(17);
+    let (mut spikes, mut total) = (0.0, 0.0);
+    for (k, rule) in all_rules().iter().enumerate() {
+        let label = format!("rule {k} {rule:?}");
+        let x = rng.uniform(numel, -0.3, 0.7);
+        let (membrane, count) = check_forward(&label, rule, &x, &dims);
+        spikes += count;
+        total += numel as f64;
+        check_backward(&label, rule, &membrane, &dims, &mut rng);
+    }
+    // The inputs must exercise both spiking and silent neurons, or the comparison proves little.
+    assert!(
+        spikes > 0.1 * total && spikes < 0.9 * total,
+        "spike fraction {}",
+        spikes / total
+    );
+}
+
+#[test]
+fn kernel_matches_generic_on_a_large_layer() {
+    // 65536 neurons (256 full cubes) over 60 steps, plus a neuron count that leaves a partial
+    // cube, for the official presets and one smooth surrogate with a soft reset.
+    let presets = [
+        LifConfig::ma_snn_event().rule,
+        LifConfig::ms_resnet().rule,
+        FiringRule {
+            reset: Reset::Subtract,
+            surrogate: Surrogate::Sigmoid { alpha: 4.0 },
+            ..LifConfig::ma_snn_event().rule
+        },
+    ];
+    let mut rng = Rng(23);
+    for dims in [vec![60, 16, 64, 8, 8], vec![13, 1000, 3]] {
+        let numel: usize = dims.iter().product();
+        for (k, rule) in presets.iter().enumerate() {
+            let label = format!("{dims:?} preset {k}");
+            let x = rng.uniform(numel, -0.4, 0.9);
+            let (membrane, count) = check_forward(&label, rule, &x, &dims);
+            assert!(count > 0.05 * numel as f64 && count < 0.95 * numel as f64);
+            check_backward(&label, rule, &membrane, &dims, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn single_step_and_single_neuron_sequences() {
+    let mut rng = Rng(29);
+    for dims in [vec![1, 37], vec![9, 1], vec![1, 1]] {
+        let numel: usize = dims.iter().product();
+        for (k, rule) in all_rules().iter().enumerate().step_by(5) {
+            let label = format!("{dims:?} rule {k}");
+            let x = rng.uniform(numel, -0.3, 0.7);
+            let (membrane, _) = check_forward(&label, rule, &x, &dims);
+            check_backward(&label, rule, &membrane, &dims, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn non_contiguous_inputs_and_offset_decay() {
+    // `[T, B, N]` views of `[B, T, N]` data (swapped strides) and a decay that is a one-element
+    // slice of a larger tensor (non-zero offset).
+    let (steps, batch, width) = (11, 3, 70);
+    let mut rng = Rng(31);
+    let dims = [steps, batch, width];
+    let numel = steps * batch * width;
+    let swapped = |values: &[f32]| -> Tensor<C, 3> {
+        Tensor::<C, 3>::from_data(
+            TensorData::new(values.to_vec(), [batch, steps, width]),
+            &device(),
+        )
+        .swap_dims(0, 1)
+    };
+    let decay = || -> FloatTensor<C> {
+        Tensor::<C, 1>::from_data(
+            TensorData::new(vec![0.25_f32, DECAY as f32, 0.9], [3]),
+            &device(),
+        )
+        .slice(1..2)
+        .into_primitive()
+        .tensor()
+    };
+    for (k, rule) in all_rules().iter().enumerate().step_by(7) {
+        let label = format!("non-contiguous rule {k}");
+        let x = rng.uniform(numel, -0.3, 0.7);
+        let x_view = swapped(&x);
+        let x_contiguous: Vec<f32> =
+            to_f32(&x_view.clone().into_data().iter::<f64>().collect::<Vec<_>>());
+        let got = C::lif_forward(x_view.into_primitive().tensor(), decay(), rule);
+        let want = generic::forward::<C>(
+            upload(&x_contiguous, &dims),
+            upload(&[DECAY as f32], &[1]),
+            rule,
+        );
+        let want_u = download(want.membrane);
+        compare_forward(
+            &label,
+            steps,
+            batch * width,
+            rule.threshold,
+            &download(got.spikes),
+            &download(got.membrane),
+            &download(want.spikes),
+            &want_u,
+        );
+
+        let gs = rng.uniform(numel, -1.0, 1.0);
+        let gm = rng.uniform(numel, -1.0, 1.0);
+        let gs_view = swapped(&gs);
+        let gm_view = swapped(&gm);
+        let contiguous =
+            |t: &Tensor<C, 3>| to_f32(&t.clone().into_data().iter::<f64>().collect::<Vec<_>>());
+        let (gs_c, gm_c) = (contiguous(&gs_view), contiguous(&gm_view));
+        let membrane = to_f32(&want_u);
+        let got = C::lif_backward(
+            upload(&membrane, &dims),
+            decay(),
+            Some(gs_view.into_primitive().tensor()),
+            Some(gm_view.into_primitive().tensor()),
+            rule,
+            true,
+        );
+        let want = generic::backward::<C>(
+            upload(&membrane, &dims),
+            upload(&[DECAY as f32], &[1]),
+            Some(upload(&gs_c, &dims)),
+            Some(upload(&gm_c, &dims)),
+            rule,
+            true,
+        );
+        assert_grads_close(&label, &download(got.input), &download(want.input));
+        assert_scalar_close(
+            &format!("{label}: decay grad"),
+            download(got.decay.unwrap())[0],
+            download(want.decay.unwrap())[0],
+        );
+    }
+}
+
+struct Run {
+    spikes: Vec<f64>,
+    membrane: Vec<f64>,
+    grad_x: Vec<f64>,
+    grad_logit: Option<f64>,
+}
+
+/// Loss = sum(ws * spikes) + sum(wu * membrane) through `Autodiff<Cuda>`, fused or reference.
+fn run_autodiff(
+    lif: &Lif<A>,
+    fused: bool,
+    x: &[f32],
+    ws: &[f32],
+    wu: &[f32],
+    dims: [usize; 3],
+) -> Run {
+    let tensor =
+        |v: &[f32]| Tensor::<A, 3>::from_data(TensorData::new(v.to_vec(), dims), &device());
+    let x = tensor(x).require_grad();
+    let (spikes, membrane) = if fused {
+        let out = lif.forward_full(x.clone());
+        (out.spikes, out.membrane)
+    } else {
+        lif.forward_reference(x.clone())
+    };
+    let loss = (spikes.clone() * tensor(ws)).sum() + (membrane.clone() * tensor(wu)).sum();
+    let grads = loss.backward();
+    let values = |t: Tensor<A, 3>| t.into_data().iter::<f64>().collect::<Vec<f64>>();
+    Run {
+        spikes: values(spikes),
+        membrane: values(membrane),
+        grad_x: x
+            .grad(&grads)
+            .expect("x has a gradient")
+            .into_data()
+            .iter::<f64>()
+            .collect(),
+        grad_logit: lif.decay_logit.as_ref().map(|p| {
+            p.val()
+                .grad(&grads)
+                .expect("the decay logit has a gradient")
+                .into_data()
+                .iter::<f64>()
+                .next()
+                .unwrap()
+        }),
+    }
+}
+
+#[test]
+fn autodiff_cuda_fused_matches_reference() {
+    let dims = [12, 4, 96];
+    let numel: usize = dims.iter().product();
+    let mut rng = Rng(37);
+    for (k, config) in [
+        LifConfig::ma_snn_event(),
+        LifConfig::ma_snn_event().with_learnable_decay(true),
+        LifConfig::ms_resnet(),
+        LifConfig::ms_resnet()
+            .with_learnable_decay(true)
+            .with_surrogate(Surrogate::Atan { alpha: 2.0 }),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let label = format!("autodiff config {k} {config:?}");
+        let lif = config.init::<A>(&device()).unwrap();
+        let x = rng.uniform(numel, -0.4, 1.0);
+        let ws = rng.uniform(numel, -1.0, 1.0);
+        let wu = rng.uniform(numel, -1.0, 1.0);
+        let fused = run_autodiff(&lif, true, &x, &ws, &wu, dims);
+        let reference = run_autodiff(&lif, false, &x, &ws, &wu, dims);
+        let ties = compare_forward(
+            &label,
+            dims[0],
+            numel / dims[0],
+            config.rule.threshold,
+            &fused.spikes,
+            &fused.membrane,
+            &reference.spikes,
+            &reference.membrane,
+        );
+        // A tie changes everything downstream of it in that neuron, gradients included.
+        if ties == 0 {
+            assert_grads_close(&label, &fused.grad_x, &reference.grad_x);
+            match (fused.grad_logit, reference.grad_logit) {
+                (Some(a), Some(b)) => assert_scalar_close(&format!("{label}: logit grad"), a, b),
+                (None, None) => assert!(!config.learnable_decay),
+                other => panic!("{label}: logit gradient presence differs: {other:?}"),
+            }
+        }
+    }
+}
