@@ -3,35 +3,29 @@
 //! Generates the synthetic DvsGesture-layout dataset once (real AEDAT 3.1 files, read back
 //! through the real reader), frames it MA-SNN style (8 windows of 100 ms, 128x128 pooled to
 //! 16x16; random consecutive training windows), trains both networks with the official loss
-//! (rate MSE) and Adam, evaluates every epoch, keeps the best checkpoint per model, writes a
-//! JSON-lines log per model, and prints accuracy, firing rate, spikes per sample and the
-//! paper's energy estimate side by side.
+//! (rate MSE) and Adam through the shared training loop (`snn_train::trainer::fit`), evaluates
+//! every epoch, keeps the best checkpoint per model, writes a JSON-lines log per model, prints
+//! accuracy, firing rate, spikes per sample and the paper's energy estimate side by side, and
+//! writes `report.md` with loss/accuracy curves and per-layer firing rates (PNG).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::evaluate::{evaluate, first_event_frames, to_tensor, Evaluation};
 use anyhow::{Context, Result};
-use burn::backend::{Autodiff, Flex};
-use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::Backend;
 use clap::Args;
 use ma_attention::AttentionKind;
 use serde::Serialize;
-use snn_data::frame::{Frames, WindowFraming};
-use snn_data::gesture::{sample_events, GestureDataset, Split};
-use snn_data::loader::{epoch_batches, load_batch, sample_rng};
+use snn_data::frame::WindowFraming;
+use snn_data::gesture::GestureDataset;
 use snn_data::synthetic::SyntheticGestures;
-use snn_data::Event;
-use snn_models::{EventNet, EventNetConfig, Mode};
-use snn_train::checkpoint::save_event_net;
-use snn_train::energy::EnergyModel;
-use snn_train::guard::LossGuard;
-use snn_train::loss::mse_rate;
+use snn_models::EventNetConfig;
+use snn_train::net::NetConfig;
+use snn_train::optim::OptimizerConfig;
+use snn_train::report::{write_report, RunHistory};
+use snn_train::trainer::{LossConfig, ScheduleConfig, TrainConfig};
 
-type B = Autodiff<Flex>;
+use crate::device::{dispatch, DeviceKind};
+use crate::train::{DataConfig, Dataset, FramingConfig, RunFile, RunJob};
 
 /// Adam's learning rate (the official Gesture recipe uses 1e-4 for 300 epochs; the demo has a
 /// few minutes).
@@ -49,31 +43,12 @@ pub struct DemoArgs {
     /// Random seed (data, shuffling, training windows and weight initialisation).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// CPU or CUDA (xtask built with `--features cuda`).
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-}
-
-/// One labelled sample's events.
-struct Sample {
-    label: usize,
-    events: Vec<Event>,
-}
-
-fn load_split(data: &GestureDataset, split: Split) -> Result<Vec<Sample>> {
-    let mut samples = Vec::new();
-    for trial in data.trials(split) {
-        let events = data
-            .read_events(trial)
-            .with_context(|| format!("reading {}", trial.name))?;
-        for row in &trial.rows {
-            samples.push(Sample {
-                label: row.class,
-                events: sample_events(&events, row),
-            });
-        }
-    }
-    Ok(samples)
 }
 
 /// Per-model results.
@@ -89,105 +64,89 @@ struct ModelReport {
 }
 
 /// 8 windows of 100 ms over a 128x128 sensor pooled to 16x16: small enough for a 2-core CPU.
-const FRAMING: WindowFraming = WindowFraming {
+const FRAMING: FramingConfig = FramingConfig {
     steps: 8,
     dt_us: 100_000,
     sensor: 128,
     pool: 8,
 };
 
-fn frames_at(sample: &Sample, start: u64) -> Frames {
-    FRAMING.frames(&sample.events, start)
+/// The run file of one demo model: a narrow event network, Adam at a constant rate, the
+/// official loss, random consecutive training windows, one test window per sample.
+fn demo_run(attention: AttentionKind, data: &Path, store: &Path, args: &DemoArgs) -> RunFile {
+    let framing: WindowFraming = FRAMING.into();
+    let mut model = EventNetConfig::gesture(FRAMING.steps, attention);
+    model.height = framing.size();
+    model.width = framing.size();
+    model.channels = vec![8, 16, 16];
+    model.fc_hidden = 32;
+    model.t_ratio = 2;
+    model.c_ratio = 4;
+    RunFile {
+        model: NetConfig::Event(model),
+        train: TrainConfig {
+            epochs: args.epochs,
+            lr: LEARNING_RATE,
+            optimizer: OptimizerConfig::adam(),
+            schedule: ScheduleConfig::Constant,
+            loss: LossConfig::MseRate,
+            max_grad_norm: None,
+            seed: args.seed,
+        },
+        data: DataConfig {
+            dataset: Dataset::Gesture,
+            root: data.to_owned(),
+            framing: FRAMING,
+            batch: 16,
+            test_batch: 32,
+            random_start: true,
+            test_clips: 1,
+            cache: Some(store.to_owned()),
+        },
+    }
 }
 
 fn train_one(
     name: &str,
     attention: AttentionKind,
-    train: &[Sample],
-    test: &[(Frames, usize)],
-    data_root: &Path,
+    data: &Path,
     args: &DemoArgs,
-) -> Result<ModelReport> {
-    let device = Default::default();
-    // Seed the weight initialisation (and dropout) too, so `--seed` makes a run repeatable.
-    B::seed(&device, args.seed);
-    let mut config = EventNetConfig::gesture(FRAMING.steps, attention);
-    config.height = FRAMING.size();
-    config.width = FRAMING.size();
-    config.channels = vec![8, 16, 16];
-    config.fc_hidden = 32;
-    config.t_ratio = 2;
-    config.c_ratio = 4;
-    let mut model: EventNet<B> = config.init(&device)?;
-    let summary = model.summary();
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let dir = args.out.join(name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut log = std::fs::File::create(dir.join("log.jsonl")).context("creating the run log")?;
+) -> Result<(ModelReport, RunHistory)> {
     let start = Instant::now();
-    let mut best: Option<ModelReport> = None;
-    let mut guard = LossGuard::new();
-    for epoch in 0..args.epochs {
-        let mut loss_sum = 0.0;
-        let batches = epoch_batches(train.len(), 16, args.seed, epoch as u64, true);
-        for (b, indices) in batches.iter().enumerate() {
-            let batch = load_batch(indices, |i| -> Result<(Frames, usize)> {
-                let s = &train[i];
-                let (first, last) = (
-                    s.events.first().map_or(0, |e| e.t),
-                    s.events.last().map_or(0, |e| e.t),
-                );
-                let t0 = FRAMING.random_start(first, last, sample_rng(args.seed, epoch as u64, i));
-                Ok((frames_at(s, t0), s.label))
-            })?;
-            let (x, labels) = to_tensor::<B>(batch);
-            let out = model.forward(x, Mode::Train);
-            let loss = mse_rate(out.rates, &labels);
-            let value = loss.clone().into_scalar() as f64;
-            guard.check(epoch, b, value)?;
-            loss_sum += value;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(LEARNING_RATE, model, grads);
-        }
-        let Evaluation {
-            confusion,
-            monitor,
-            input_rate,
-        } = evaluate(&model.valid(), test, 32)?;
-        let acc = confusion.accuracy();
-        let rates: Vec<f64> = monitor.layers().map(|(_, s)| s.rate()).collect();
-        let energy = EnergyModel::default().estimate(&summary, FRAMING.steps, input_rate, &rates);
-        let line = serde_json::json!({"model": name, "epoch": epoch, "train_loss": loss_sum / batches.len() as f64,
-            "test_acc": acc, "firing_rate": monitor.overall_rate(), "seconds": start.elapsed().as_secs_f64()});
-        writeln!(log, "{line}").context("writing the run log")?;
-        eprintln!(
-            "[{name}] epoch {epoch:>2}: loss {:.4}  test acc {:.3}  firing rate {:.3}",
-            loss_sum / batches.len() as f64,
-            acc,
-            monitor.overall_rate()
-        );
-        if best.as_ref().is_none_or(|b| acc > b.test_acc) {
-            // What `export` needs to rebuild a real input batch: the framing and the data.
-            let mut meta = line.clone();
-            meta["framing"] = serde_json::json!({"steps": FRAMING.steps, "dt_us": FRAMING.dt_us,
-                "sensor": FRAMING.sensor, "pool": FRAMING.pool});
-            meta["data"] = serde_json::json!(data_root);
-            save_event_net(&dir.join("best"), &model, &meta)?;
-            guard.checkpoint_written(dir.join("best"));
-            best = Some(ModelReport {
-                test_acc: acc,
-                firing_rate: monitor.overall_rate(),
-                spikes_per_sample: monitor.spikes_per_sample(),
-                energy_uj: energy.total_uj,
-                params: summary.params,
-                best_epoch: epoch,
-                train_seconds: 0.0,
-            });
+    let store = args.out.join("data/store");
+    let run = demo_run(attention, data, &store, args);
+    let out = args.out.join(name);
+    // A fresh run every time: the demo's figures are its own, not a continuation.
+    for old in ["last", "best"] {
+        let dir = out.join(old);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
     }
-    let mut report = best.context("no epoch ran (use --epochs 1 or more)")?;
-    report.train_seconds = start.elapsed().as_secs_f64();
-    Ok(report)
+    let summary = dispatch(
+        args.device,
+        RunJob {
+            run: &run,
+            out: &out,
+            resume: false,
+            epochs_now: None,
+            name: name.to_owned(),
+        },
+    )?;
+    let best = summary
+        .history
+        .get(summary.best_epoch)
+        .context("no epoch ran (use --epochs 1 or more)")?;
+    let report = ModelReport {
+        test_acc: best.test.acc_vote,
+        firing_rate: best.test.firing_rate,
+        spikes_per_sample: best.test.spikes_per_sample,
+        energy_uj: best.test.energy_uj,
+        params: summary.params,
+        best_epoch: summary.best_epoch,
+        train_seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((report, RunHistory::new(name, summary.history)))
 }
 
 /// The synthetic dataset, generated once into a folder named after its parameters.
@@ -212,15 +171,34 @@ fn ensure_data(out: &Path, seed: u64) -> Result<GestureDataset> {
 pub fn run(args: DemoArgs) -> Result<()> {
     let started = Instant::now();
     let data = ensure_data(&args.out, args.seed)?;
-    let train = load_split(&data, Split::Train)?;
-    let test = first_event_frames(&data, Split::Test, &FRAMING, None)?;
     let root = std::path::absolute(data.root()).context("resolving the data folder")?;
-    let vanilla = train_one("vanilla", AttentionKind::None, &train, &test, &root, &args)?;
-    let tcsa = train_one("tcsa", AttentionKind::Tcsa, &train, &test, &root, &args)?;
+    let (vanilla, vanilla_log) = train_one("vanilla", AttentionKind::None, &root, &args)?;
+    let (tcsa, tcsa_log) = train_one("tcsa", AttentionKind::Tcsa, &root, &args)?;
+    let table = format!(
+        "| model | test acc | firing rate | spikes/sample | energy (uJ) | params |\n\
+         |---|---|---|---|---|---|\n\
+         | vanilla | {:.3} | {:.4} | {:.0} | {:.3} | {} |\n\
+         | TCSA | {:.3} | {:.4} | {:.0} | {:.3} | {} |\n\n\
+         Energy ratio vanilla / TCSA: {:.2}x.\n",
+        vanilla.test_acc,
+        vanilla.firing_rate,
+        vanilla.spikes_per_sample,
+        vanilla.energy_uj,
+        vanilla.params,
+        tcsa.test_acc,
+        tcsa.firing_rate,
+        tcsa.spikes_per_sample,
+        tcsa.energy_uj,
+        tcsa.params,
+        vanilla.energy_uj / tcsa.energy_uj
+    );
+    let files = write_report(&args.out, &[vanilla_log, tcsa_log], Some(&table))
+        .with_context(|| format!("writing the report in {}", args.out.display()))?;
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"vanilla": vanilla, "tcsa": tcsa, "seconds": started.elapsed().as_secs_f64()})
+            serde_json::json!({"vanilla": vanilla, "tcsa": tcsa, "seconds": started.elapsed().as_secs_f64(),
+                "report": files.markdown})
         );
     } else {
         println!(
@@ -234,10 +212,11 @@ pub fn run(args: DemoArgs) -> Result<()> {
             );
         }
         println!(
-            "energy ratio vanilla / TCSA: {:.2}x; total {:.0} s; checkpoints in {}",
+            "energy ratio vanilla / TCSA: {:.2}x; total {:.0} s; checkpoints in {}, report {}",
             vanilla.energy_uj / tcsa.energy_uj,
             started.elapsed().as_secs_f64(),
-            args.out.display()
+            args.out.display(),
+            files.markdown.display()
         );
     }
     Ok(())

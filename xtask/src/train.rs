@@ -181,11 +181,11 @@ pub fn paper_run(dataset: Dataset, attention: AttentionKind, root: PathBuf) -> R
     })
 }
 
+/// Label and events of each sample, produced one at a time.
+type LabelledEvents = Box<dyn Iterator<Item = Result<(usize, Vec<Event>), snn_data::DataError>>>;
+
 /// Labelled event samples of one split, read one file at a time.
-fn split_samples(
-    data: &DataConfig,
-    split: Split,
-) -> Result<Box<dyn Iterator<Item = Result<(usize, Vec<Event>), snn_data::DataError>>>> {
+fn split_samples(data: &DataConfig, split: Split) -> Result<LabelledEvents> {
     let root = data.root.clone();
     Ok(match data.dataset {
         Dataset::Gesture => {
