@@ -38,7 +38,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "target/demo")]
     out: PathBuf,
     /// Training epochs per model.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 30)]
     epochs: usize,
     /// Random seed (data, shuffling, training windows and weight initialisation).
     #[arg(long, default_value_t = 1)]
