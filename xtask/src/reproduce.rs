@@ -127,6 +127,84 @@ fn mean_std(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// Runs of each model (vanilla first).
+type Histories = [(AttentionKind, Vec<Vec<EpochRecord>>)];
+
+/// The table rows and their Markdown, beside the paper's numbers.
+fn summarise(experiment: Experiment, histories: &Histories) -> (Vec<Row>, String) {
+    let energy = |runs: &[Vec<EpochRecord>]| -> f64 {
+        let e: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| best(r).map(|b| b.test.energy_uj))
+            .collect();
+        mean_std(&e).0
+    };
+    let vanilla_energy = energy(&histories[0].1);
+    let rows: Vec<Row> = histories
+        .iter()
+        .map(|(attention, runs)| {
+            let bests: Vec<&EpochRecord> = runs.iter().filter_map(|r| best(r)).collect();
+            let acc: Vec<f64> = bests.iter().map(|b| 100.0 * b.test.acc_vote).collect();
+            let (acc_mean, acc_std) = mean_std(&acc);
+            let avg = |f: &dyn Fn(&EpochRecord) -> f64| {
+                mean_std(&bests.iter().map(|b| f(b)).collect::<Vec<_>>()).0
+            };
+            let p = paper(experiment, *attention);
+            let e = energy(runs);
+            Row {
+                model: if *attention == AttentionKind::None {
+                    "vanilla".into()
+                } else {
+                    format!("+{attention}")
+                },
+                runs: runs.len(),
+                epochs_done: runs.iter().map(Vec::len).collect(),
+                acc,
+                acc_mean,
+                acc_std,
+                nasar: avg(&|b| b.test.firing_rate),
+                spikes: avg(&|b| b.test.spikes_per_sample),
+                energy_uj: e,
+                energy_ratio: vanilla_energy / e,
+                paper_acc: p.as_ref().map(|p| p.acc),
+                paper_nasar: p.as_ref().map(|p| p.rate),
+                paper_ree: p.as_ref().map(|p| p.ree),
+            }
+        })
+        .collect();
+
+    let opt = |v: Option<f64>, digits: usize| v.map_or("-".to_owned(), |v| format!("{v:.digits$}"));
+    let mut table = format!(
+        "## {:?}: ours beside the paper (3-layer, dt 15 ms x T 60)\n\n\
+         | model | runs | epochs | acc % (vote) | paper acc % | NASAR | paper NASAR | spikes/sample (1e6) | energy uJ | rEE | paper rEE |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        experiment
+    );
+    for r in &rows {
+        table.push_str(&format!(
+            "| {} | {} | {:?} | {:.2} ± {:.2} | {} | {:.3} | {} | {:.3} | {:.3} | {:.2}x | {} |\n",
+            r.model,
+            r.runs,
+            r.epochs_done,
+            r.acc_mean,
+            r.acc_std,
+            opt(r.paper_acc, 2),
+            r.nasar,
+            opt(r.paper_nasar, 3),
+            r.spikes / 1e6,
+            r.energy_uj,
+            r.energy_ratio,
+            opt(r.paper_ree, 1),
+        ));
+    }
+    table.push_str(
+        "\nAccuracy: best test epoch, a sample correct when more than half of its 10 clips are \
+         (the official protocol); the paper reports the mean ± variance of 10 runs. Energy: \
+         first layer MAC at 4.6 pJ, later layers AC at 0.9 pJ x firing rate x T.\n",
+    );
+    (rows, table)
+}
+
 pub fn run(args: ReproduceArgs) -> Result<()> {
     let dataset = match args.experiment {
         Experiment::Gesture => Dataset::Gesture,
@@ -188,76 +266,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         histories.push((attention, runs));
     }
 
-    let energy = |runs: &[Vec<EpochRecord>]| -> f64 {
-        let e: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| best(r).map(|b| b.test.energy_uj))
-            .collect();
-        mean_std(&e).0
-    };
-    let vanilla_energy = energy(&histories[0].1);
-    let rows: Vec<Row> = histories
-        .iter()
-        .map(|(attention, runs)| {
-            let bests: Vec<&EpochRecord> = runs.iter().filter_map(|r| best(r)).collect();
-            let acc: Vec<f64> = bests.iter().map(|b| 100.0 * b.test.acc_vote).collect();
-            let (acc_mean, acc_std) = mean_std(&acc);
-            let avg = |f: &dyn Fn(&EpochRecord) -> f64| {
-                mean_std(&bests.iter().map(|b| f(b)).collect::<Vec<_>>()).0
-            };
-            let p = paper(args.experiment, *attention);
-            let e = energy(runs);
-            Row {
-                model: if *attention == AttentionKind::None {
-                    "vanilla".into()
-                } else {
-                    format!("+{attention}")
-                },
-                runs: runs.len(),
-                epochs_done: runs.iter().map(Vec::len).collect(),
-                acc,
-                acc_mean,
-                acc_std,
-                nasar: avg(&|b| b.test.firing_rate),
-                spikes: avg(&|b| b.test.spikes_per_sample),
-                energy_uj: e,
-                energy_ratio: vanilla_energy / e,
-                paper_acc: p.as_ref().map(|p| p.acc),
-                paper_nasar: p.as_ref().map(|p| p.rate),
-                paper_ree: p.as_ref().map(|p| p.ree),
-            }
-        })
-        .collect();
-
-    let opt = |v: Option<f64>, digits: usize| v.map_or("-".to_owned(), |v| format!("{v:.digits$}"));
-    let mut table = format!(
-        "## {:?}: ours beside the paper (3-layer, dt 15 ms x T 60)\n\n\
-         | model | runs | epochs | acc % (vote) | paper acc % | NASAR | paper NASAR | spikes/sample (1e6) | energy uJ | rEE | paper rEE |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
-        args.experiment
-    );
-    for r in &rows {
-        table.push_str(&format!(
-            "| {} | {} | {:?} | {:.2} ± {:.2} | {} | {:.3} | {} | {:.3} | {:.3} | {:.2}x | {} |\n",
-            r.model,
-            r.runs,
-            r.epochs_done,
-            r.acc_mean,
-            r.acc_std,
-            opt(r.paper_acc, 2),
-            r.nasar,
-            opt(r.paper_nasar, 3),
-            r.spikes / 1e6,
-            r.energy_uj,
-            r.energy_ratio,
-            opt(r.paper_ree, 1),
-        ));
-    }
-    table.push_str(
-        "\nAccuracy: best test epoch, a sample correct when more than half of its 10 clips are \
-         (the official protocol); the paper reports the mean ± variance of 10 runs. Energy: \
-         first layer MAC at 4.6 pJ, later layers AC at 0.9 pJ x firing rate x T.\n",
-    );
+    let (rows, table) = summarise(args.experiment, &histories);
     let reports: Vec<RunHistory> = histories
         .iter()
         .zip(&rows)
@@ -279,4 +288,73 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         println!("report: {}", files.markdown.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snn_train::trainer::Evaluation;
+
+    fn record(epoch: usize, acc_vote: f64, rate: f64, energy_uj: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            lr: 1e-4,
+            train_loss: 0.1,
+            train_acc: 0.5,
+            grad_norm: 1.0,
+            test: Evaluation {
+                loss: 0.1,
+                acc: acc_vote,
+                top5: 1.0,
+                acc_vote,
+                acc_summed: acc_vote,
+                firing_rate: rate,
+                spikes_per_sample: rate * 1e6,
+                layer_rates: vec![("conv0".into(), rate)],
+                input_rate: 0.05,
+                energy_uj,
+                confusion: vec![],
+                samples_per_s: 1.0,
+            },
+            train_samples_per_s: 1.0,
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn table_takes_each_runs_best_vote_epoch_and_the_energy_ratio() {
+        let histories = vec![
+            (
+                AttentionKind::None,
+                vec![
+                    vec![record(0, 0.80, 0.2, 4.0), record(1, 0.90, 0.17, 3.0)],
+                    vec![record(0, 0.92, 0.18, 3.0)],
+                ],
+            ),
+            (
+                AttentionKind::Tcsa,
+                vec![vec![record(0, 0.96, 0.03, 1.0), record(1, 0.95, 0.02, 0.5)]],
+            ),
+            (AttentionKind::Tca, vec![vec![]]),
+        ];
+        let (rows, table) = summarise(Experiment::Gesture, &histories);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].acc, vec![90.0, 92.0]);
+        assert!((rows[0].acc_mean - 91.0).abs() < 1e-12 && (rows[0].acc_std - 1.0).abs() < 1e-12);
+        assert!(
+            (rows[1].energy_ratio - 3.0).abs() < 1e-12,
+            "{}",
+            rows[1].energy_ratio
+        );
+        assert_eq!(rows[1].paper_acc, Some(96.53));
+        assert_eq!(rows[2].epochs_done, vec![0]);
+        assert!(
+            table.contains("| vanilla | 2 | [2, 1] | 91.00 ± 1.00 | 90.63 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| +TCSA | 1 | [2] | 96.00 ± 0.00 | 96.53 |"),
+            "{table}"
+        );
+    }
 }
