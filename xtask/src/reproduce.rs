@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use ma_attention::AttentionKind;
 use serde::Serialize;
 use snn_train::report::{write_report, RunHistory};
-use snn_train::trainer::EpochRecord;
+use snn_train::trainer::{best_epoch, EpochRecord};
 
 use crate::device::{dispatch, DeviceKind};
 use crate::train::{paper_run, Dataset, RunJob};
@@ -110,16 +110,6 @@ struct Row {
     paper_ree: Option<f64>,
 }
 
-fn best(records: &[EpochRecord]) -> Option<&EpochRecord> {
-    records.iter().filter(|r| r.test.acc_vote.is_finite()).fold(
-        None,
-        |b: Option<&EpochRecord>, r| match b {
-            Some(b) if b.test.acc_vote >= r.test.acc_vote => Some(b),
-            _ => Some(r),
-        },
-    )
-}
-
 fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len().max(1) as f64;
     let mean = xs.iter().sum::<f64>() / n;
@@ -135,7 +125,7 @@ fn summarise(experiment: Experiment, histories: &Histories) -> (Vec<Row>, String
     let energy = |runs: &[Vec<EpochRecord>]| -> f64 {
         let e: Vec<f64> = runs
             .iter()
-            .filter_map(|r| best(r).map(|b| b.test.energy_uj))
+            .filter_map(|r| best_epoch(r).map(|b| b.test.energy_uj))
             .collect();
         mean_std(&e).0
     };
@@ -143,7 +133,7 @@ fn summarise(experiment: Experiment, histories: &Histories) -> (Vec<Row>, String
     let rows: Vec<Row> = histories
         .iter()
         .map(|(attention, runs)| {
-            let bests: Vec<&EpochRecord> = runs.iter().filter_map(|r| best(r)).collect();
+            let bests: Vec<&EpochRecord> = runs.iter().filter_map(|r| best_epoch(r)).collect();
             let acc: Vec<f64> = bests.iter().map(|b| 100.0 * b.test.acc_vote).collect();
             let (acc_mean, acc_std) = mean_std(&acc);
             let avg = |f: &dyn Fn(&EpochRecord) -> f64| {

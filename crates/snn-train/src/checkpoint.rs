@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::DType;
-use snn_models::{
-    load_official, save_official, EventNet, EventNetConfig, ModelError, OfficialSlots, StateDict,
-};
+use snn_models::{load_official, save_official, EventNet, ModelError, OfficialSlots, StateDict};
 
 use crate::net::{Net, NetConfig};
 use thiserror::Error;
@@ -52,11 +50,7 @@ pub fn save_event_net<B: Backend>(
     model: &EventNet<B>,
     meta: &serde_json::Value,
 ) -> Result<(), CheckpointError> {
-    let config = serde_json::to_value(model.config()).map_err(|e| CheckpointError::Json {
-        path: dir.join("config.json"),
-        message: e.to_string(),
-    })?;
-    save_model(dir, model, &config, meta, |_| Ok(()))
+    save_model(dir, model, model.config(), meta, |_| Ok(()))
 }
 
 /// Writes a checkpoint of any network to `dir` atomically; `extra` may add files to the
@@ -67,11 +61,7 @@ pub fn save_net<B: Backend>(
     meta: &serde_json::Value,
     extra: impl FnOnce(&Path) -> Result<(), CheckpointError>,
 ) -> Result<(), CheckpointError> {
-    let config = serde_json::to_value(model.config()).map_err(|e| CheckpointError::Json {
-        path: dir.join("config.json"),
-        message: e.to_string(),
-    })?;
-    save_model(dir, model, &config, meta, extra)
+    save_model(dir, model, &model.config(), meta, extra)
 }
 
 /// Writes `value` as pretty JSON to `path`.
@@ -95,7 +85,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Check
 fn save_model<B: Backend, M: OfficialSlots<B> + Module<B> + Clone>(
     dir: &Path,
     model: &M,
-    config: &serde_json::Value,
+    config: &impl serde::Serialize,
     meta: &serde_json::Value,
     extra: impl FnOnce(&Path) -> Result<(), CheckpointError>,
 ) -> Result<(), CheckpointError> {
@@ -143,21 +133,24 @@ pub fn load_net<B: Backend>(
     Ok(model)
 }
 
-/// Rebuilds an event network from a checkpoint directory, in `dtype`.
+/// Rebuilds an event network from a checkpoint directory, in `dtype`; a checkpoint of another
+/// network is an error naming it.
 pub fn load_event_net<B: Backend>(
     dir: &Path,
     dtype: DType,
     device: &B::Device,
 ) -> Result<EventNet<B>, CheckpointError> {
-    let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let config: EventNetConfig =
-        serde_json::from_str(&text).map_err(|e| CheckpointError::Json {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    let mut model = config.init::<B>(device)?;
-    let state = StateDict::read(&dir.join("model.safetensors"))?;
-    load_official(&mut model, &state, dtype, device)?;
-    Ok(model)
+    match load_net::<B>(dir, dtype, device)? {
+        Net::Event(net) => Ok(net),
+        other => Err(CheckpointError::Json {
+            path: dir.join("config.json"),
+            message: format!(
+                "holds a {} network, not an event network",
+                match other {
+                    Net::Plif(_) => "PLIF",
+                    _ => "Res-SNN",
+                }
+            ),
+        }),
+    }
 }

@@ -101,6 +101,20 @@ pub enum OptimError {
     /// Reading or writing the state.
     #[error(transparent)]
     State(#[from] ModelError),
+    /// Optimiser state that does not fit the model it is applied to (a state file from
+    /// another network); nothing was updated.
+    #[error(
+        "optimiser state for `{param}` holds {state} values, but the model's parameter {}",
+        param_len.map(|n| format!("has {n}")).unwrap_or_else(|| "does not exist".into())
+    )]
+    StateMismatch {
+        /// The parameter path.
+        param: String,
+        /// Values in the state.
+        state: usize,
+        /// Values in the parameter, if it exists.
+        param_len: Option<usize>,
+    },
     /// A state file that does not fit this optimiser.
     #[error("{path}: {message}")]
     BadState {
@@ -145,6 +159,8 @@ pub struct Optim<B: AutodiffBackend> {
 struct Paths {
     stack: Vec<String>,
     found: Vec<(ParamId, String)>,
+    /// Elements of each parameter, by path.
+    sizes: BTreeMap<String, usize>,
 }
 
 impl Paths {
@@ -161,7 +177,10 @@ impl<B: Backend> ModuleVisitor<B> for Paths {
         self.stack.pop();
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        self.found.push((param.id, self.current()));
+        let path = self.current();
+        self.sizes
+            .insert(path.clone(), param.lazy_shape().num_elements());
+        self.found.push((param.id, path));
     }
 }
 
@@ -321,6 +340,22 @@ impl<B: AutodiffBackend> Optim<B> {
     ) -> Result<(M, StepInfo), OptimError> {
         let mut paths = Paths::default();
         model.visit(&mut paths);
+        // State restored from a file must fit the parameters it is applied to.
+        for (name, slot) in &self.state {
+            let held = [&slot.first, &slot.second]
+                .into_iter()
+                .flatten()
+                .map(|t| t.dims()[0]);
+            for len in held {
+                if paths.sizes.get(name) != Some(&len) {
+                    return Err(OptimError::StateMismatch {
+                        param: name.clone(),
+                        state: len,
+                        param_len: paths.sizes.get(name).copied(),
+                    });
+                }
+            }
+        }
         let names: BTreeMap<ParamId, String> = paths.found.into_iter().collect();
         let mut norms = Norms::<B> {
             grads: &grads,

@@ -32,7 +32,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontTransform;
 use thiserror::Error;
 
-use crate::trainer::EpochRecord;
+use crate::trainer::{best_epoch, EpochRecord};
 
 /// Size in pixels of the [`plot_curves`] image.
 pub const CURVES_SIZE: (u32, u32) = (1200, 800);
@@ -150,16 +150,10 @@ impl RunHistory {
         Ok(Self::new(name, records))
     }
 
-    /// The best-accuracy epoch: the highest finite test accuracy, the earliest on a tie.
-    /// `None` when no epoch has a finite test accuracy.
+    /// The best epoch as [`fit`](crate::trainer::fit) chooses its `best/` checkpoint: see
+    /// [`best_epoch`].
     pub fn best(&self) -> Option<&EpochRecord> {
-        self.records.iter().filter(|r| r.test.acc.is_finite()).fold(
-            None,
-            |best: Option<&EpochRecord>, r| match best {
-                Some(b) if b.test.acc >= r.test.acc => Some(b),
-                _ => Some(r),
-            },
-        )
+        best_epoch(&self.records)
     }
 }
 

@@ -97,9 +97,10 @@ impl BatchSource for EventWindows {
                         Ok((self.framing.frames(&events, start), info.label))
                     })
                     .collect::<Result<_, String>>()?;
-                let mut batch = LabelledBatch::from_frames(Batch::stack(&frames), 0);
-                batch.samples = indices.clone();
-                Ok(batch)
+                Ok(LabelledBatch::from_frames(
+                    Batch::stack(&frames),
+                    indices.clone(),
+                ))
             }
             Sampling::Test { clips } => {
                 let clips = clips.max(1);
@@ -136,9 +137,7 @@ impl BatchSource for EventWindows {
                 let ids: Vec<usize> = flat.iter().map(|(r, _, _)| r / clips).collect();
                 let frames: Vec<(Frames, usize)> =
                     flat.into_iter().map(|(_, f, l)| (f, l)).collect();
-                let mut batch = LabelledBatch::from_frames(Batch::stack(&frames), 0);
-                batch.samples = ids;
-                Ok(batch)
+                Ok(LabelledBatch::from_frames(Batch::stack(&frames), ids))
             }
         }
     }

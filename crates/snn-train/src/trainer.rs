@@ -51,19 +51,20 @@ pub struct LabelledBatch {
 }
 
 impl LabelledBatch {
-    /// An event batch from the data crate; rows are samples `first, first + 1, ...`.
-    pub fn from_frames(batch: snn_data::loader::Batch, first: usize) -> Self {
-        let n = batch.batch;
+    /// An event batch from the data crate whose rows are the given samples.
+    pub fn from_frames(batch: snn_data::loader::Batch, samples: Vec<usize>) -> Self {
         Self {
-            shape: [batch.steps, n, 2, batch.height, batch.width],
+            shape: [batch.steps, batch.batch, 2, batch.height, batch.width],
             data: batch.data,
             labels: batch.labels,
-            samples: (first..first + n).collect(),
+            samples,
         }
     }
 
-    fn tensor<B: Backend>(&self, device: &B::Device) -> Tensor<B, 5> {
-        Tensor::from_data(TensorData::new(self.data.clone(), self.shape), device)
+    /// Moves the values into a tensor (the batch keeps its labels and sample ids).
+    fn take_tensor<B: Backend>(&mut self, device: &B::Device) -> Tensor<B, 5> {
+        let data = std::mem::take(&mut self.data);
+        Tensor::from_data(TensorData::new(data, self.shape), device)
     }
 }
 
@@ -345,6 +346,19 @@ pub struct RunSummary {
     pub params: usize,
 }
 
+/// The best epoch: the highest finite test accuracy by the multi-clip vote (the plain accuracy
+/// when each sample has one clip), the earliest on a tie; `None` when no epoch has one. This is
+/// the rule [`fit`] uses for its `best/` checkpoint.
+pub fn best_epoch(records: &[EpochRecord]) -> Option<&EpochRecord> {
+    records.iter().filter(|r| r.test.acc_vote.is_finite()).fold(
+        None,
+        |best: Option<&EpochRecord>, r| match best {
+            Some(b) if b.test.acc_vote >= r.test.acc_vote => Some(b),
+            _ => Some(r),
+        },
+    )
+}
+
 /// Seed of the backend generator for `epoch`: every epoch starts from a state that depends only
 /// on (seed, epoch), so a resumed run draws the same dropout masks.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
@@ -369,24 +383,20 @@ pub fn evaluate<B: LifBackend>(
         Default::default();
     let start = Instant::now();
     for index in 0..source.batches(0) {
-        let batch = source.batch(0, index).map_err(|message| TrainError::Data {
+        let mut batch = source.batch(0, index).map_err(|message| TrainError::Data {
             epoch: 0,
             batch: index,
             message,
         })?;
         nonzero += batch.data.iter().filter(|&&v| v != 0.0).count();
         cells += batch.data.len();
-        let out = net.forward(batch.tensor::<B>(device), Mode::Eval);
+        let out = net.forward(batch.take_tensor::<B>(device), Mode::Eval);
         for (name, stats) in &out.layers {
             monitor.record(name, *stats);
         }
-        loss_sum += batch_loss(out.scores.clone(), &batch.labels, loss) * batch.labels.len() as f64;
-        let scores: Vec<f32> = out
-            .scores
-            .into_data()
-            .convert::<f32>()
-            .to_vec()
-            .unwrap_or_default();
+        loss_sum += host_scalar(loss_tensor(out.scores.clone(), &batch.labels, loss))
+            * batch.labels.len() as f64;
+        let scores = host_f32(out.scores);
         let predicted = argmax_rows(&scores, classes);
         confusion.add(&batch.labels, &predicted);
         top5_hits += top_k_hits(&scores, classes, &batch.labels, 5.min(classes))
@@ -464,14 +474,15 @@ fn loss_tensor<B: Backend>(
     }
 }
 
-fn batch_loss<B: Backend>(scores: Tensor<B, 2>, labels: &[usize], loss: LossConfig) -> f64 {
-    loss_tensor(scores, labels, loss)
-        .into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f64::NAN)
+/// The values on the host as f32 (after `convert`, reading them back cannot fail).
+fn host_f32<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec().unwrap_or_default()
+}
+
+/// A one-element tensor's value on the host (NaN if it is empty, which the guard then stops).
+fn host_scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
+    let values: Vec<f64> = t.into_data().convert::<f64>().to_vec().unwrap_or_default();
+    values.first().copied().unwrap_or(f64::NAN)
 }
 
 /// Options of one [`fit`] invocation.
@@ -578,7 +589,7 @@ where
         let (mut loss_sum, mut grad_norm_sum, mut correct, mut seen) = (0.0, 0.0, 0usize, 0usize);
         let mut train_seconds = 0.0;
         for index in 0..batches {
-            let batch = train
+            let mut batch = train
                 .batch(epoch, index)
                 .map_err(|message| TrainError::Data {
                     epoch,
@@ -586,24 +597,11 @@ where
                     message,
                 })?;
             let step_start = Instant::now();
-            let out = model.forward(batch.tensor::<B>(device), Mode::Train);
+            let out = model.forward(batch.take_tensor::<B>(device), Mode::Train);
             let classes = out.scores.dims()[1];
-            let scores: Vec<f32> = out
-                .scores
-                .clone()
-                .into_data()
-                .convert::<f32>()
-                .to_vec()
-                .unwrap_or_default();
+            let scores = host_f32(out.scores.clone());
             let loss = loss_tensor(out.scores, &batch.labels, config.loss);
-            let value: f64 = loss
-                .clone()
-                .into_data()
-                .convert::<f64>()
-                .to_vec::<f64>()
-                .ok()
-                .and_then(|v| v.first().copied())
-                .unwrap_or(f64::NAN);
+            let value = host_scalar(loss.clone());
             guard.check(epoch, index, value)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let (next, info) =

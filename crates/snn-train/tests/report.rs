@@ -200,6 +200,7 @@ fn empty_histories_do_not_panic() {
     let mut nan = two_runs().remove(0);
     for r in &mut nan.records {
         r.test.acc = f64::NAN;
+        r.test.acc_vote = f64::NAN;
     }
     assert!(nan.best().is_none());
     let md = markdown_report(&[nan], None);
