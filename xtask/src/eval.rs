@@ -11,9 +11,10 @@ use clap::Args;
 use serde::Serialize;
 use snn_data::gesture::{GestureDataset, Split};
 use snn_train::checkpoint::load_event_net;
-use snn_train::energy::EnergyModel;
+use snn_train::net::Net;
+use snn_train::trainer::{evaluate, LossConfig};
 
-use crate::evaluate::{evaluate, first_event_frames, Evaluation};
+use crate::evaluate::{first_event_frames, FramedSamples};
 use crate::export::checkpoint_framing;
 
 /// Options of `eval`.
@@ -58,26 +59,20 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
     let test = first_event_frames(&data, Split::Test, &framing, None)?;
     ensure!(!test.is_empty(), "{}: no test samples", root.display());
-    let Evaluation {
-        confusion,
-        monitor,
-        input_rate,
-    } = evaluate(&net, &test, args.batch)?;
-    let layer_rates: Vec<(String, f64)> = monitor
-        .layers()
-        .map(|(name, s)| (name.to_owned(), s.rate()))
-        .collect();
-    let rates: Vec<f64> = layer_rates.iter().map(|(_, r)| *r).collect();
-    let energy = EnergyModel::default().estimate(&net.summary(), config.steps, input_rate, &rates);
+    let source = FramedSamples {
+        samples: &test,
+        batch: args.batch,
+    };
+    let result = evaluate(&Net::Event(net), &source, LossConfig::MseRate, &device)?;
     let report = EvalReport {
         checkpoint: args.checkpoint,
         samples: test.len(),
-        test_acc: confusion.accuracy(),
-        firing_rate: monitor.overall_rate(),
-        spikes_per_sample: monitor.spikes_per_sample(),
-        energy_uj: energy.total_uj,
-        layer_rates,
-        confusion: confusion.counts,
+        test_acc: result.acc,
+        firing_rate: result.firing_rate,
+        spikes_per_sample: result.spikes_per_sample,
+        energy_uj: result.energy_uj,
+        layer_rates: result.layer_rates,
+        confusion: result.confusion,
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -1,17 +1,11 @@
-//! Evaluation shared by `demo`, `eval` and `export`: test samples framed from their first event
-//! (the official single-clip test) and eval-mode passes that collect the confusion matrix, the
-//! firing statistics and the input's non-zero ratio (for the energy estimate).
+//! Test samples shared by `eval` and `export`: framed from their first event (the official
+//! single-clip test), and served as a batch source to `snn_train::trainer::evaluate`.
 
 use anyhow::{Context, Result};
-use burn::backend::Flex;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
-use snn_core::FiringMonitor;
 use snn_data::frame::{Frames, WindowFraming};
 use snn_data::gesture::{sample_events, GestureDataset, Split};
 use snn_data::loader::Batch;
-use snn_models::{EventNet, Mode};
-use snn_train::metrics::{argmax_rows, ConfusionMatrix};
+use snn_train::trainer::{BatchSource, LabelledBatch};
 
 /// The samples of `split` in order (trial, then CSV row), each framed from its first event, with
 /// their classes; at most `limit` of them.
@@ -39,48 +33,31 @@ pub fn first_event_frames(
     Ok(samples)
 }
 
-/// A batch as a `[T, B, 2, H, W]` tensor on backend `Bk` and its labels.
-pub fn to_tensor<Bk: Backend>(batch: Batch) -> (Tensor<Bk, 5>, Vec<usize>) {
-    let shape = [batch.steps, batch.batch, 2, batch.height, batch.width];
-    let x = Tensor::from_data(TensorData::new(batch.data, shape), &Default::default());
-    (x, batch.labels)
+/// Framed samples held in memory as a [`BatchSource`] (one clip per sample, in order), for
+/// `snn_train::trainer::evaluate`.
+pub struct FramedSamples<'a> {
+    /// The samples and their classes.
+    pub samples: &'a [(Frames, usize)],
+    /// Rows per batch.
+    pub batch: usize,
 }
 
-/// What one evaluation pass over a test set measured.
-pub struct Evaluation {
-    /// Counts by true and predicted class.
-    pub confusion: ConfusionMatrix,
-    /// Per-layer firing statistics.
-    pub monitor: FiringMonitor,
-    /// Fraction of non-zero input cells (the first layer's MAC rate).
-    pub input_rate: f64,
-}
-
-/// Runs `net` in evaluation mode over `samples`, `batch` at a time.
-pub fn evaluate(
-    net: &EventNet<Flex>,
-    samples: &[(Frames, usize)],
-    batch: usize,
-) -> Result<Evaluation> {
-    let mut monitor = FiringMonitor::new();
-    let mut confusion = ConfusionMatrix::new(net.config().classes);
-    let (mut nonzero, mut cells) = (0usize, 0usize);
-    for chunk in samples.chunks(batch.max(1)) {
-        let batch = Batch::stack(chunk);
-        nonzero += batch.data.iter().filter(|&&v| v != 0.0).count();
-        cells += batch.data.len();
-        let (x, labels) = to_tensor::<Flex>(batch);
-        let out = net.forward(x, Mode::Eval);
-        for (name, stats) in &out.layers {
-            monitor.record(name, *stats);
-        }
-        let classes = out.rates.dims()[1];
-        let scores: Vec<f32> = out.rates.into_data().to_vec()?;
-        confusion.add(&labels, &argmax_rows(&scores, classes));
+impl BatchSource for FramedSamples<'_> {
+    fn batches(&self, _epoch: usize) -> usize {
+        self.samples.len().div_ceil(self.batch.max(1))
     }
-    Ok(Evaluation {
-        confusion,
-        monitor,
-        input_rate: nonzero as f64 / cells.max(1) as f64,
-    })
+
+    fn batch(&self, _epoch: usize, index: usize) -> Result<LabelledBatch, String> {
+        let size = self.batch.max(1);
+        let first = index * size;
+        let chunk = self
+            .samples
+            .get(first..(first + size).min(self.samples.len()))
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| format!("batch {index} of {}", self.batches(0)))?;
+        Ok(LabelledBatch::from_frames(
+            Batch::stack(chunk),
+            (first..first + chunk.len()).collect(),
+        ))
+    }
 }
