@@ -16,7 +16,7 @@ use burn::tensor::{Distribution, Tensor};
 use clap::{Args, ValueEnum};
 use ma_attention::AttentionKind;
 use serde::Serialize;
-use snn_core::LifBackend;
+use snn_core::{FiringMonitor, LifBackend};
 use snn_models::{EventNetConfig, Mode};
 use snn_train::loss::mse_rate;
 use snn_train::net::{Net, NetConfig};
@@ -144,10 +144,11 @@ impl Job for BenchJob {
                 step.push((t3 - t2).as_secs_f64() * 1e3);
                 total.push((t3 - t0).as_secs_f64() * 1e3);
             } else {
-                let (spikes, neurons) = out.layers.iter().fold((0.0, 0.0), |(s, n), (_, st)| {
-                    (s + st.spikes, n + st.neuron_steps)
-                });
-                firing = spikes / neurons.max(1.0);
+                let mut monitor = FiringMonitor::new();
+                for (name, stats) in &out.layers {
+                    monitor.record(name, *stats);
+                }
+                firing = monitor.overall_rate();
             }
         }
         let inference = model.valid();
