@@ -8,7 +8,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Tensor};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use snn_core::{Lif, LifBackend, LifConfig};
+use snn_core::{Lif, LifConfig, SnnBackend};
 
 use crate::device::{dispatch, DeviceKind, Job};
 
@@ -211,14 +211,14 @@ impl Job for LifJob {
 
     fn run<Bk>(self, device: Bk::Device) -> Result<()>
     where
-        Bk: AutodiffBackend + LifBackend,
-        Bk::InnerBackend: LifBackend,
+        Bk: AutodiffBackend + SnnBackend,
+        Bk::InnerBackend: SnnBackend,
     {
         lif::<Bk>(self.0, device)
     }
 }
 
-fn lif<Bk: AutodiffBackend + LifBackend>(args: LifArgs, device: Bk::Device) -> Result<()> {
+fn lif<Bk: AutodiffBackend + SnnBackend>(args: LifArgs, device: Bk::Device) -> Result<()> {
     ensure!(
         args.steps > 0 && args.batch > 0 && args.channels > 0 && args.size > 0,
         "every dimension must be positive"

@@ -16,7 +16,7 @@ use burn::tensor::{Distribution, Tensor};
 use clap::{Args, ValueEnum};
 use ma_attention::AttentionKind;
 use serde::Serialize;
-use snn_core::{FiringMonitor, LifBackend};
+use snn_core::{FiringMonitor, SnnBackend};
 use snn_models::{EventNetConfig, Mode};
 use snn_train::loss::mse_rate;
 use snn_train::net::{Net, NetConfig};
@@ -96,8 +96,8 @@ impl Job for BenchJob {
 
     fn run<B>(self, device: B::Device) -> Result<TrainBenchReport>
     where
-        B: AutodiffBackend + LifBackend,
-        B::InnerBackend: LifBackend,
+        B: AutodiffBackend + SnnBackend,
+        B::InnerBackend: SnnBackend,
     {
         let args = self.0;
         ensure!(

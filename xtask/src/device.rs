@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use burn::tensor::backend::AutodiffBackend;
-use snn_core::LifBackend;
+use snn_core::SnnBackend;
 
 /// Where to run.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -22,8 +22,8 @@ pub trait Job {
     /// Runs the job on backend `B`.
     fn run<B>(self, device: B::Device) -> Result<Self::Output>
     where
-        B: AutodiffBackend + LifBackend,
-        B::InnerBackend: LifBackend;
+        B: AutodiffBackend + SnnBackend,
+        B::InnerBackend: SnnBackend;
 }
 
 /// Runs `job` on the chosen device.

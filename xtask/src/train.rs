@@ -23,7 +23,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ma_attention::AttentionKind;
 use serde::{Deserialize, Serialize};
-use snn_core::LifBackend;
+use snn_core::SnnBackend;
 use snn_data::frame::WindowFraming;
 use snn_data::gesture::{sample_events, GestureDataset, Split};
 use snn_data::store::EventStore;
@@ -381,8 +381,8 @@ impl Job for RunJob<'_> {
 
     fn run<B>(self, device: B::Device) -> Result<RunSummary>
     where
-        B: AutodiffBackend + LifBackend,
-        B::InnerBackend: LifBackend,
+        B: AutodiffBackend + SnnBackend,
+        B::InnerBackend: SnnBackend,
     {
         check_shapes(self.run)?;
         let (train, test) = sources(&self.run.data, self.run.train.seed)?;

@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 use crate::channel::ChannelAttention;
 use crate::config::AttentionConfig;
 use crate::error::AttentionError;
+use crate::scale::scale;
 use crate::spatial::SpatialAttention;
 use crate::temporal::TemporalAttention;
 
@@ -139,13 +140,19 @@ impl<B: Backend> MultiDimAttention<B> {
             let g = ca.sequence_weights(&rank5(&out));
             let [batch, channels] = g.dims();
             weights.channel = Some(g.clone().reshape([1, batch, channels]));
-            out = out * reshape_like::<B, D>(g.reshape([1, batch, channels, 1, 1]));
+            out = scale(
+                out,
+                reshape_like::<B, D>(g.reshape([1, batch, channels, 1, 1])),
+            );
         }
         if let Some(sa) = &self.spatial {
             let g = sa.sequence_weights(&rank5(&out));
             let [batch, height, width] = g.dims();
             weights.spatial = Some(g.clone().reshape([1, batch, height, width]));
-            out = out * reshape_like::<B, D>(g.reshape([1, batch, 1, height, width]));
+            out = scale(
+                out,
+                reshape_like::<B, D>(g.reshape([1, batch, 1, height, width])),
+            );
         }
         if self.config.trailing_relu && self.config.kind != crate::AttentionKind::None {
             out = relu(out);

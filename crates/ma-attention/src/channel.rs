@@ -25,11 +25,16 @@ impl<B: Backend> ChannelAttention<B> {
     /// channel over `(T, H, W)` jointly (row-major, so max ties go to the earliest step).
     pub fn sequence_weights(&self, x: &Tensor<B, 5>) -> Tensor<B, 2> {
         let [steps, batch, channels, height, width] = x.dims();
-        let per_channel: Tensor<B, 3> =
-            x.clone()
-                .permute([1, 2, 0, 3, 4])
-                .reshape([batch, channels, steps * height * width]);
-        self.pooled(per_channel)
+        // Pool over (H, W), then over T: no transposed copy of the sequence. Max ties still go
+        // to the earliest step, and within it to the first pixel (row-major order).
+        let rows: Tensor<B, 3> = x.clone().reshape([steps, batch * channels, height * width]);
+        let avg = rows
+            .clone()
+            .mean_dim(2)
+            .mean_dim(0)
+            .reshape([batch, channels]);
+        let max = rows.max_dim(2).max_dim(0).reshape([batch, channels]);
+        self.mlp.weights(avg, max)
     }
 
     /// Paper form: weights `[B, C]` of one step's membrane `[B, C, H, W]`, pooled over `(H, W)`.

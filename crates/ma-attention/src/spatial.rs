@@ -36,11 +36,13 @@ impl<B: Backend> SpatialAttention<B> {
     /// over all `T x C` slices (ordered time-major, so max ties go to the earliest step).
     pub fn sequence_weights(&self, x: &Tensor<B, 5>) -> Tensor<B, 3> {
         let [steps, batch, channels, height, width] = x.dims();
-        let slices: Tensor<B, 4> =
-            x.clone()
-                .swap_dims(0, 1)
-                .reshape([batch, steps * channels, height, width]);
-        self.pooled(slices)
+        // Pool over C, then over T: no transposed copy of the sequence. Max ties still go to
+        // the earliest step, and within it to the first channel.
+        let pixels: Tensor<B, 4> = x.clone().reshape([steps, batch, channels, height * width]);
+        let avg = pixels.clone().mean_dim(2).mean_dim(0);
+        let max = pixels.max_dim(2).max_dim(0);
+        let maps = Tensor::cat(vec![avg, max], 2).reshape([batch, 2, height, width]);
+        self.conv_maps(maps)
     }
 
     /// Paper form: maps `[B, H, W]` of one step's membrane `[B, C, H, W]`, pooled over `C`.
@@ -49,9 +51,14 @@ impl<B: Backend> SpatialAttention<B> {
     }
 
     fn pooled(&self, slices: Tensor<B, 4>) -> Tensor<B, 3> {
-        let [batch, _, height, width] = slices.dims();
-        let kernel = self.weight.dims()[3];
         let maps = Tensor::cat(vec![slices.clone().mean_dim(1), slices.max_dim(1)], 1);
+        self.conv_maps(maps)
+    }
+
+    /// The conv + sigmoid of the stacked average and max maps `[B, 2, H, W]`.
+    fn conv_maps(&self, maps: Tensor<B, 4>) -> Tensor<B, 3> {
+        let [batch, _, height, width] = maps.dims();
+        let kernel = self.weight.dims()[3];
         let options = ConvOptions::new([1, 1], [kernel / 2, kernel / 2], [1, 1], 1);
         sigmoid(conv2d(maps, self.weight.val(), None, options)).reshape([batch, height, width])
     }

@@ -5,6 +5,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
 use crate::mlp::SharedMlp;
+use crate::scale::scale;
 
 /// Temporal attention over `[T, B, ...]` inputs of any rank >= 3: each step's input is
 /// average- and max-pooled over all its features (C, H, W for conv layers; F for FC layers,
@@ -48,7 +49,7 @@ impl<B: Backend> TemporalAttention<B> {
         x: Tensor<B, D>,
     ) -> (Tensor<B, D>, Tensor<B, 2>) {
         let weights = self.weights(&x);
-        (x * broadcast_leading(weights.clone()), weights)
+        (scale(x, broadcast_leading(weights.clone())), weights)
     }
 }
 

@@ -19,14 +19,25 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod conv;
 pub mod error;
 pub mod fused;
 pub mod neuron;
+pub mod norm;
 pub mod reference;
 pub mod stats;
 
 pub use config::{FireTest, FiringRule, LifConfig, Reset, Surrogate};
+pub use conv::{event_conv2d, EventConvBackend};
 pub use error::{ConfigError, ShapeError};
 pub use fused::{LifBackend, MultiStep};
 pub use neuron::{Lif, LifState};
+pub use norm::{batch_norm_train, channel_affine, BatchNormBackend};
 pub use stats::{FiringMonitor, FiringStats};
+
+/// Every kernel extension the network layers use: the fused neuron, the event-driven
+/// convolution and the fused batch normalisation. Implemented for every backend that has the
+/// three (`Flex`, `Autodiff<B>` of one, and burn's CubeCL backends with the `cuda` feature).
+pub trait SnnBackend: LifBackend + EventConvBackend + BatchNormBackend {}
+
+impl<B: LifBackend + EventConvBackend + BatchNormBackend> SnnBackend for B {}

@@ -17,7 +17,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use ma_attention::{AttentionForm, AttentionKind, MultiDimAttention};
 use onnx_protobuf::{GraphProto, Message, ModelProto, OperatorSetIdProto, StringStringEntryProto};
-use snn_core::{FireTest, Lif, LifBackend, LifConfig, Reset};
+use snn_core::{FireTest, Lif, LifConfig, Reset, SnnBackend};
 use snn_models::{BatchNorm, EventNet, PlifNet, ResSnn};
 
 use crate::graph::{Attr, Dim, GraphBuilder};
@@ -361,7 +361,7 @@ fn emit_attention<B: Backend>(
 }
 
 /// Exports an event network (any attention variant) as an ONNX model.
-pub fn export_event_net<B: LifBackend>(
+pub fn export_event_net<B: SnnBackend>(
     net: &EventNet<B>,
     options: &OnnxOptions,
 ) -> Result<ModelProto, ExportError> {
@@ -480,7 +480,7 @@ fn emit_linear<B: Backend>(
 /// blocks `conv -> BN -> [attention] -> LIF -> max-pool 2`, two dense blocks, and the voting
 /// readout (mean over each class's voters, then over T). Learned decays are frozen at their
 /// trained values; dropout is the identity at inference.
-pub fn export_plif_net<B: LifBackend>(
+pub fn export_plif_net<B: SnnBackend>(
     net: &PlifNet<B>,
     options: &OnnxOptions,
 ) -> Result<ModelProto, ExportError> {
@@ -680,7 +680,7 @@ fn model_proto(graph: GraphProto, metadata: Vec<(&str, String)>) -> ModelProto {
 /// encoding), so the stem runs once and its output is repeated over T. Output `logits` is
 /// `[batch, classes]`: the fully connected layer on the spikes of the last neuron averaged over
 /// space and time.
-pub fn export_res_snn<B: LifBackend>(
+pub fn export_res_snn<B: SnnBackend>(
     net: &ResSnn<B>,
     options: &OnnxOptions,
     (height, width): (usize, usize),

@@ -13,7 +13,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::module::avg_pool2d;
 use burn::tensor::Tensor;
-use snn_core::{LifBackend, LifState};
+use snn_core::{LifState, SnnBackend};
 use snn_models::{EventNet, Mode};
 
 use crate::ExportError;
@@ -28,7 +28,7 @@ pub struct StreamingEventNet<'a, B: Backend> {
     steps: usize,
 }
 
-impl<'a, B: LifBackend> StreamingEventNet<'a, B> {
+impl<'a, B: SnnBackend> StreamingEventNet<'a, B> {
     /// Wraps `net`; fails, naming the layers, if any layer has attention.
     pub fn new(net: &'a EventNet<B>) -> Result<Self, ExportError> {
         let mut offending = Vec::new();

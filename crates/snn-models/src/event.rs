@@ -10,10 +10,10 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::Tensor;
 use ma_attention::{AttentionConfig, AttentionKind, MultiDimAttention};
 use serde::{Deserialize, Serialize};
-use snn_core::{FiringStats, Lif, LifBackend, LifConfig};
+use snn_core::{FiringStats, Lif, LifConfig, SnnBackend};
 
 use crate::error::ModelError;
-use crate::layers::{attend, frame_wise, step_wise};
+use crate::layers::{attend, event_conv, frame_wise, step_wise};
 use crate::norm::BatchNorm;
 use crate::state::{attention_slots, batch_norm_slots, NamedSlot, OfficialSlots, Slot};
 use crate::Mode;
@@ -216,7 +216,7 @@ impl<B: Backend> EventNet<B> {
     }
 }
 
-impl<B: LifBackend> EventNet<B> {
+impl<B: SnnBackend> EventNet<B> {
     /// Runs event frames `[T, B, C, H, W]` (counts, time-first).
     pub fn forward(&self, frames: Tensor<B, 5>, mode: Mode) -> EventOutput<B> {
         let [steps, batch, ..] = frames.dims();
@@ -224,7 +224,7 @@ impl<B: LifBackend> EventNet<B> {
         let mut x = frames;
         for (i, block) in self.convs.iter().enumerate() {
             let y = frame_wise(x, |y| {
-                let y = block.bn.forward(block.conv.forward(y), mode);
+                let y = block.bn.forward(event_conv(&block.conv, y), mode);
                 if block.pool > 1 {
                     avg_pool2d(y, [block.pool; 2], [block.pool; 2], [0, 0], true, false)
                 } else {

@@ -1,9 +1,33 @@
 //! Small helpers shared by the networks: frame-wise application of 2D layers to time-first
 //! sequences, and optional attention.
 
+use burn::nn::conv::Conv2d;
+use burn::nn::PaddingConfig2d;
 use burn::tensor::backend::Backend;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::Tensor;
 use ma_attention::MultiDimAttention;
+use snn_core::{event_conv2d, SnnBackend};
+
+/// `conv.forward(x)` through the event-driven convolution ([`snn_core::conv`]), whose cost
+/// follows the non-zeros of `x`: the spikes a conv layer receives, or sparse event frames.
+/// Same result as `conv.forward(x)`; a padding other than a symmetric explicit one or `Valid`
+/// runs burn's convolution.
+pub fn event_conv<B: SnnBackend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            [top, left]
+        }
+        _ => return conv.forward(x),
+    };
+    event_conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups),
+    )
+}
 
 /// Applies a per-frame operation to a `[T, B, C, H, W]` sequence, viewed as `[T*B, C, H, W]`.
 pub fn frame_wise<B: Backend>(

@@ -6,6 +6,8 @@ use burn::module::{Module, Param, RunningState};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
+use snn_core::{batch_norm_train, channel_affine, BatchNormBackend};
+
 use crate::Mode;
 
 /// Per-channel batch normalisation of `[N, C, ...]` over every axis but the channel axis:
@@ -60,39 +62,38 @@ impl<B: Backend> BatchNorm<B> {
         let shift = self.bias.val() - mean * scale.clone();
         (scale, shift)
     }
+}
 
-    /// Normalises `x` (`[N, C, ...]`).
+impl<B: BatchNormBackend> BatchNorm<B> {
+    /// Normalises `x` (`[N, C, ...]`) with one fused operation ([`snn_core::norm`]): batch
+    /// statistics in [`Mode::Train`] (and the running statistics updated), running statistics
+    /// in [`Mode::Eval`].
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>, mode: Mode) -> Tensor<B, D> {
-        let channels = x.dims()[1];
-        let mut shape = [1usize; D];
-        shape[1] = channels;
-        let (scale, shift) = match mode {
+        let dims = x.dims();
+        let channels = dims[1];
+        let spatial: usize = dims[2..].iter().product();
+        let flat: Tensor<B, 3> = x.reshape([dims[0], channels, spatial]);
+        let y = match mode {
             Mode::Train => {
-                let per_channel: Tensor<B, 2> =
-                    x.clone().swap_dims(0, 1).reshape([channels as i32, -1]);
-                let count = per_channel.dims()[1] as f64;
-                let mean = per_channel.clone().mean_dim(1);
-                let var = (per_channel - mean.clone()).square().mean_dim(1);
-                let mean = mean.reshape([channels]);
-                let var = var.reshape([channels]);
-                let unbiased = var
-                    .clone()
-                    .detach()
-                    .mul_scalar(count / (count - 1.0).max(1.0));
+                let out = batch_norm_train(flat, self.weight.val(), self.bias.val(), self.epsilon);
+                let count = (dims[0] * spatial) as f64;
+                let unbiased = out.var.mul_scalar(count / (count - 1.0).max(1.0));
                 let m = self.momentum;
                 self.running_mean.update(
-                    self.running_mean.value_sync().mul_scalar(1.0 - m)
-                        + mean.clone().detach().mul_scalar(m),
+                    self.running_mean.value_sync().mul_scalar(1.0 - m) + out.mean.mul_scalar(m),
                 );
                 self.running_var.update(
                     self.running_var.value_sync().mul_scalar(1.0 - m) + unbiased.mul_scalar(m),
                 );
                 self.batches_tracked
                     .update(self.batches_tracked.value_sync().add_scalar(1.0));
-                self.affine(mean, var)
+                out.output
             }
-            Mode::Eval => self.eval_affine(),
+            Mode::Eval => {
+                let (scale, shift) = self.eval_affine();
+                channel_affine(flat, scale, shift)
+            }
         };
-        x * scale.reshape(shape) + shift.reshape(shape)
+        y.reshape(dims)
     }
 }

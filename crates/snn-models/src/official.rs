@@ -11,7 +11,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use ma_attention::AttentionKind;
 use serde::Deserialize;
-use snn_core::{LifBackend, LifConfig, Surrogate};
+use snn_core::{LifConfig, SnnBackend, Surrogate};
 
 use crate::error::ModelError;
 use crate::event::EventNetConfig;
@@ -138,7 +138,7 @@ fn values<B: burn::tensor::backend::Backend, const D: usize>(t: Tensor<B, D>) ->
 /// Runs the fixture at `path` in f64 on backend `B` and compares every recorded group.
 pub fn verify_fixture<B>(path: &Path, device: &B::Device) -> Result<Verification, ModelError>
 where
-    B: AutodiffBackend + LifBackend,
+    B: AutodiffBackend + SnnBackend,
 {
     let state = StateDict::read(path)?;
     let format = |message: String| ModelError::Format {

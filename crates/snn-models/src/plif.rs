@@ -16,10 +16,10 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::{AttentionConfig, AttentionKind, MultiDimAttention};
 use serde::{Deserialize, Serialize};
-use snn_core::{FireTest, FiringStats, Lif, LifBackend, LifConfig, Reset, Surrogate};
+use snn_core::{FireTest, FiringStats, Lif, LifConfig, Reset, SnnBackend, Surrogate};
 
 use crate::error::ModelError;
-use crate::layers::{attend, frame_wise, step_wise};
+use crate::layers::{attend, event_conv, frame_wise, step_wise};
 use crate::norm::BatchNorm;
 use crate::state::{attention_slots, batch_norm_slots, NamedSlot, OfficialSlots, Slot};
 use crate::Mode;
@@ -186,7 +186,7 @@ impl<B: Backend> PlifNet<B> {
     }
 }
 
-impl<B: LifBackend> PlifNet<B> {
+impl<B: SnnBackend> PlifNet<B> {
     /// Dropout whose mask is drawn once per sample and feature and shared by all time steps.
     fn dropout(&self, x: Tensor<B, 3>, mode: Mode) -> Tensor<B, 3> {
         let p = self.config.dropout;
@@ -206,7 +206,7 @@ impl<B: LifBackend> PlifNet<B> {
         let mut layers = Vec::new();
         let mut x = frames;
         for (i, block) in self.convs.iter().enumerate() {
-            let y = frame_wise(x, |y| block.bn.forward(block.conv.forward(y), mode));
+            let y = frame_wise(x, |y| block.bn.forward(event_conv(&block.conv, y), mode));
             let (spikes, stats) = block.lif.forward_with_stats(attend(&block.attention, y));
             layers.push((format!("conv{i}"), stats));
             x = frame_wise(spikes, |s| {

@@ -10,10 +10,10 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::Tensor;
 use ma_attention::{AttentionConfig, AttentionKind, MultiDimAttention};
 use serde::{Deserialize, Serialize};
-use snn_core::{FiringStats, Lif, LifBackend, LifConfig};
+use snn_core::{FiringStats, Lif, LifConfig, SnnBackend};
 
 use crate::error::ModelError;
-use crate::layers::{attend, frame_wise};
+use crate::layers::{attend, event_conv, frame_wise};
 use crate::norm::BatchNorm;
 use crate::state::{attention_slots, batch_norm_slots, NamedSlot, OfficialSlots, Slot};
 use crate::Mode;
@@ -233,16 +233,16 @@ pub struct ResOutput<B: Backend> {
 }
 
 /// Conv + tdBN on a `[T, B, C, H, W]` sequence, frame by frame.
-fn conv_bn<B: Backend>(
+fn conv_bn<B: SnnBackend>(
     conv: &Conv2d<B>,
     bn: &BatchNorm<B>,
     x: Tensor<B, 5>,
     mode: Mode,
 ) -> Tensor<B, 5> {
-    frame_wise(x, |y| bn.forward(conv.forward(y), mode))
+    frame_wise(x, |y| bn.forward(event_conv(conv, y), mode))
 }
 
-impl<B: LifBackend> BasicBlock<B> {
+impl<B: SnnBackend> BasicBlock<B> {
     fn forward(&self, x: Tensor<B, 5>, mode: Mode) -> Tensor<B, 5> {
         let y = conv_bn(&self.conv1, &self.bn1, self.lif1.forward(x.clone()), mode);
         let y = conv_bn(&self.conv2, &self.bn2, self.lif2.forward(y), mode);
@@ -250,7 +250,7 @@ impl<B: LifBackend> BasicBlock<B> {
         let shortcut = match &self.shortcut {
             Some(s) => frame_wise(x, |x| {
                 let pooled = avg_pool2d(x, [s.pool; 2], [s.pool; 2], [0, 0], true, false);
-                s.bn.forward(s.conv.forward(pooled), mode)
+                s.bn.forward(event_conv(&s.conv, pooled), mode)
             }),
             None => x,
         };
@@ -265,7 +265,7 @@ impl<B: Backend> ResSnn<B> {
     }
 }
 
-impl<B: LifBackend> ResSnn<B> {
+impl<B: SnnBackend> ResSnn<B> {
     /// Classifies images `[B, C, H, W]` (repeated over the configured T steps).
     pub fn forward(&self, images: Tensor<B, 4>, mode: Mode) -> ResOutput<B> {
         let b = images.dims()[0];
@@ -273,7 +273,7 @@ impl<B: LifBackend> ResSnn<B> {
         let frames: Tensor<B, 5> = images.unsqueeze_dim::<5>(0).repeat_dim(0, t);
         let mut x = frame_wise(frames, |mut x| {
             for conv in &self.stem.convs {
-                x = conv.forward(x);
+                x = event_conv(conv, x);
             }
             self.stem.bn.forward(x, mode)
         });

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use snn_core::{FiringStats, LifBackend};
+use snn_core::{FiringStats, SnnBackend};
 use snn_models::state::NamedSlot;
 use snn_models::{
     EventNet, EventNetConfig, Mode, ModelError, ModelSummary, OfficialSlots, PlifNet,
@@ -107,7 +107,7 @@ impl<B: Backend> Net<B> {
     }
 }
 
-impl<B: LifBackend> Net<B> {
+impl<B: SnnBackend> Net<B> {
     /// Runs the network on a time-first batch `[T, B, C, H, W]`. Res-SNN takes static images
     /// as a sequence of length 1, `[1, B, 3, H, W]`, and repeats them over its own T.
     ///

@@ -23,7 +23,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use snn_core::{FiringMonitor, LifBackend};
+use snn_core::{FiringMonitor, SnnBackend};
 use snn_models::Mode;
 use thiserror::Error;
 
@@ -366,7 +366,7 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 }
 
 /// Evaluates `net` (evaluation mode) on every batch of `source` (its epoch 0).
-pub fn evaluate<B: LifBackend>(
+pub fn evaluate<B: SnnBackend>(
     net: &Net<B>,
     source: &dyn BatchSource,
     loss: LossConfig,
@@ -510,8 +510,8 @@ pub fn fit<B>(
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, TrainError>
 where
-    B: AutodiffBackend + LifBackend,
-    B::InnerBackend: LifBackend,
+    B: AutodiffBackend + SnnBackend,
+    B::InnerBackend: SnnBackend,
 {
     let out = options.out;
     std::fs::create_dir_all(out).map_err(|source| CheckpointError::Io {

@@ -268,7 +268,7 @@ impl<E: KernelFloat> BackwardJob<'_, E> {
     }
 }
 
-fn cast<E: Float>(x: f64) -> E {
+pub(crate) fn cast<E: Float>(x: f64) -> E {
     E::from(x).expect("every f64 converts to a float type")
 }
 
@@ -326,17 +326,17 @@ fn flex_scalar(tensor: FlexTensor) -> f64 {
         .expect("the decay tensor holds one value")
 }
 
-fn flex_from_vec<E: KernelFloat>(values: Vec<E>, shape: Shape) -> FlexTensor {
+pub(crate) fn flex_from_vec<E: KernelFloat>(values: Vec<E>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-fn contiguous<E: KernelFloat>(tensor: &FlexTensor) -> FlexTensor {
+pub(crate) fn contiguous<E: KernelFloat>(tensor: &FlexTensor) -> FlexTensor {
     let tensor = tensor.to_contiguous();
     debug_assert!(tensor.as_slice::<E>().is_some());
     tensor
 }
 
-fn typed_slice<E: KernelFloat>(tensor: &FlexTensor) -> &[E] {
+pub(crate) fn typed_slice<E: KernelFloat>(tensor: &FlexTensor) -> &[E] {
     tensor
         .as_slice::<E>()
         .expect("a contiguous tensor of the dispatched dtype")

@@ -1,0 +1,560 @@
+//! The event-driven convolution kernels for the CPU.
+//!
+//! Frames (the `N` axis) are independent and processed in parallel by rayon. Each frame's
+//! output is accumulated channels-last (`[OH * OW, C_out]`) in a per-thread buffer, so the
+//! weight column that one input adds is one contiguous run of `C_out` values, which the
+//! compiler vectorises (AVX2 + FMA when the processor has them, detected at run time); the
+//! buffer is then transposed into the `[C_out, OH, OW]` output. Nothing is allocated per input
+//! element.
+
+use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
+use burn::tensor::{DType, Shape, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
+
+use crate::fused::cpu::{contiguous, flex_from_vec, typed_slice, KernelFloat};
+
+/// Above this fraction of non-zero inputs the dense (im2col + GEMM) convolution is faster than
+/// walking the non-zeros, and the `Flex` implementation hands over to it. Measured with
+/// `cargo xtask bench conv` (see `docs/performance.md`).
+pub const DENSE_ABOVE: f64 = 0.25;
+
+/// Shape of a stride-1, undilated, single-group convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Frames.
+    pub frames: usize,
+    /// Input channels.
+    pub c_in: usize,
+    /// Input height.
+    pub height: usize,
+    /// Input width.
+    pub width: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Kernel height.
+    pub kernel_h: usize,
+    /// Kernel width.
+    pub kernel_w: usize,
+    /// Zero padding above and below.
+    pub pad_h: usize,
+    /// Zero padding left and right.
+    pub pad_w: usize,
+}
+
+impl Geometry {
+    /// Output height.
+    pub fn out_h(&self) -> usize {
+        (self.height + 2 * self.pad_h + 1).saturating_sub(self.kernel_h)
+    }
+
+    /// Output width.
+    pub fn out_w(&self) -> usize {
+        (self.width + 2 * self.pad_w + 1).saturating_sub(self.kernel_w)
+    }
+
+    fn in_frame(&self) -> usize {
+        self.c_in * self.height * self.width
+    }
+
+    fn out_frame(&self) -> usize {
+        self.c_out * self.out_h() * self.out_w()
+    }
+
+    fn weight_len(&self) -> usize {
+        self.c_out * self.c_in * self.kernel_h * self.kernel_w
+    }
+
+    /// The geometry of `conv2d(x, weight, options)` when the event kernel handles it.
+    fn of(x: &Shape, weight: &Shape, options: &ConvOptions<2>) -> Option<Self> {
+        let supported =
+            options.stride == [1, 1] && options.dilation == [1, 1] && options.groups == 1;
+        let (x, w) = (x.dims::<4>(), weight.dims::<4>());
+        let geometry = Self {
+            frames: x[0],
+            c_in: x[1],
+            height: x[2],
+            width: x[3],
+            c_out: w[0],
+            kernel_h: w[2],
+            kernel_w: w[3],
+            pad_h: options.padding[0],
+            pad_w: options.padding[1],
+        };
+        (supported && w[1] == x[1] && geometry.out_h() > 0 && geometry.out_w() > 0)
+            .then_some(geometry)
+    }
+}
+
+/// Fraction of non-zero elements.
+pub fn density<E: KernelFloat>(x: &[E]) -> f64 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    let nonzero: usize = x
+        .par_chunks(1 << 16)
+        .map(|c| c.iter().filter(|v| !v.is_zero()).count())
+        .sum();
+    nonzero as f64 / x.len() as f64
+}
+
+/// Rearranges `[C_out, C_in, KH, KW]` weights to `[C_in, KH, KW, C_out]`, so the outputs one
+/// input reaches through one kernel tap are contiguous.
+pub fn channels_last_weight<E: KernelFloat>(weight: &[E], g: &Geometry) -> Vec<E> {
+    let taps = g.c_in * g.kernel_h * g.kernel_w;
+    let mut out = vec![E::zero(); weight.len()];
+    for (co, filter) in weight.chunks_exact(taps).enumerate() {
+        for (tap, &v) in filter.iter().enumerate() {
+            out[tap * g.c_out + co] = v;
+        }
+    }
+    out
+}
+
+/// `dst += src`.
+#[inline(always)]
+fn add<E: KernelFloat>(dst: &mut [E], src: &[E]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = *d + s;
+    }
+}
+
+/// `dst += v * src`.
+#[inline(always)]
+fn axpy<E: KernelFloat>(dst: &mut [E], v: E, src: &[E]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = *d + v * s;
+    }
+}
+
+/// Calls `visit(value, tap, out_pixel)` for every non-zero input element of one frame and every
+/// kernel tap through which it reaches an output pixel (`tap` indexes `[C_in, KH, KW]`,
+/// `out_pixel` indexes `[OH, OW]`).
+#[inline(always)]
+fn for_each_reach<E: KernelFloat>(
+    frame: &[E],
+    g: &Geometry,
+    mut visit: impl FnMut(E, usize, usize),
+) {
+    let (oh, ow) = (g.out_h() as isize, g.out_w() as isize);
+    for (ci, plane) in frame.chunks_exact(g.height * g.width).enumerate() {
+        for (y, row) in plane.chunks_exact(g.width).enumerate() {
+            for (x, &v) in row.iter().enumerate() {
+                if v.is_zero() {
+                    continue;
+                }
+                for ky in 0..g.kernel_h {
+                    let oy = (y + g.pad_h) as isize - ky as isize;
+                    if oy < 0 || oy >= oh {
+                        continue;
+                    }
+                    for kx in 0..g.kernel_w {
+                        let ox = (x + g.pad_w) as isize - kx as isize;
+                        if ox < 0 || ox >= ow {
+                            continue;
+                        }
+                        let tap = (ci * g.kernel_h + ky) * g.kernel_w + kx;
+                        visit(v, tap, (oy * ow + ox) as usize);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One frame of the forward pass into the channels-last accumulator `acc` (`[OH * OW, C_out]`).
+#[inline(always)]
+fn scatter_frame<E: KernelFloat>(frame: &[E], weight_cl: &[E], g: &Geometry, acc: &mut [E]) {
+    let co = g.c_out;
+    acc.fill(E::zero());
+    for_each_reach(frame, g, |v, tap, pixel| {
+        let dst = &mut acc[pixel * co..(pixel + 1) * co];
+        let src = &weight_cl[tap * co..(tap + 1) * co];
+        if v == E::one() {
+            add(dst, src);
+        } else {
+            axpy(dst, v, src);
+        }
+    });
+}
+
+/// One frame of the weight gradient, accumulated into `grad_cl` (`[C_in, KH, KW, C_out]`) from
+/// the channels-last output gradient `grad_out_cl` (`[OH * OW, C_out]`).
+#[inline(always)]
+fn gather_weight_frame<E: KernelFloat>(
+    frame: &[E],
+    grad_out_cl: &[E],
+    g: &Geometry,
+    grad_cl: &mut [E],
+) {
+    let co = g.c_out;
+    for_each_reach(frame, g, |v, tap, pixel| {
+        let dst = &mut grad_cl[tap * co..(tap + 1) * co];
+        let src = &grad_out_cl[pixel * co..(pixel + 1) * co];
+        if v == E::one() {
+            add(dst, src);
+        } else {
+            axpy(dst, v, src);
+        }
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn scatter_frame_avx2<E: KernelFloat>(frame: &[E], weight_cl: &[E], g: &Geometry, acc: &mut [E]) {
+    scatter_frame(frame, weight_cl, g, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gather_weight_frame_avx2<E: KernelFloat>(
+    frame: &[E],
+    grad_out_cl: &[E],
+    g: &Geometry,
+    grad_cl: &mut [E],
+) {
+    gather_weight_frame(frame, grad_out_cl, g, grad_cl)
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn scatter_dispatch<E: KernelFloat>(
+    avx2: bool,
+    frame: &[E],
+    weight_cl: &[E],
+    g: &Geometry,
+    acc: &mut [E],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: the processor reported AVX2 and FMA.
+        return unsafe { scatter_frame_avx2(frame, weight_cl, g, acc) };
+    }
+    let _ = avx2;
+    scatter_frame(frame, weight_cl, g, acc)
+}
+
+fn gather_dispatch<E: KernelFloat>(
+    avx2: bool,
+    frame: &[E],
+    grad_out_cl: &[E],
+    g: &Geometry,
+    grad_cl: &mut [E],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: the processor reported AVX2 and FMA.
+        return unsafe { gather_weight_frame_avx2(frame, grad_out_cl, g, grad_cl) };
+    }
+    let _ = avx2;
+    gather_weight_frame(frame, grad_out_cl, g, grad_cl)
+}
+
+/// Event-driven forward pass: `x` `[N, C_in, H, W]`, `weight` `[C_out, C_in, KH, KW]`, `bias`
+/// `[C_out]`; returns `[N, C_out, OH, OW]`.
+pub fn forward<E: KernelFloat>(x: &[E], weight: &[E], bias: Option<&[E]>, g: Geometry) -> Vec<E> {
+    assert_eq!(x.len(), g.frames * g.in_frame(), "input length");
+    assert_eq!(weight.len(), g.weight_len(), "weight length");
+    let weight_cl = channels_last_weight(weight, &g);
+    let pixels = g.out_h() * g.out_w();
+    let co = g.c_out;
+    let avx2 = has_avx2();
+    let mut out = vec![E::zero(); g.frames * g.out_frame()];
+    if g.out_frame() == 0 || g.in_frame() == 0 {
+        if let Some(bias) = bias {
+            for frame in out.chunks_exact_mut(pixels.max(1) * co) {
+                for (c, plane) in frame.chunks_exact_mut(pixels.max(1)).enumerate() {
+                    plane.fill(bias[c]);
+                }
+            }
+        }
+        return out;
+    }
+    out.par_chunks_mut(g.out_frame())
+        .zip(x.par_chunks(g.in_frame()))
+        .with_min_len(4)
+        .for_each_init(
+            || vec![E::zero(); pixels * co],
+            |acc, (out_frame, frame)| {
+                scatter_dispatch(avx2, frame, &weight_cl, &g, acc);
+                for (c, plane) in out_frame.chunks_exact_mut(pixels).enumerate() {
+                    let b = bias.map_or(E::zero(), |b| b[c]);
+                    for (p, o) in plane.iter_mut().enumerate() {
+                        *o = acc[p * co + c] + b;
+                    }
+                }
+            },
+        );
+    out
+}
+
+/// Event-driven weight gradient: `x` `[N, C_in, H, W]`, `grad_out` `[N, C_out, OH, OW]`;
+/// returns `[C_out, C_in, KH, KW]`.
+pub fn weight_grad<E: KernelFloat>(x: &[E], grad_out: &[E], g: Geometry) -> Vec<E> {
+    assert_eq!(x.len(), g.frames * g.in_frame(), "input length");
+    assert_eq!(
+        grad_out.len(),
+        g.frames * g.out_frame(),
+        "output gradient length"
+    );
+    let pixels = g.out_h() * g.out_w();
+    let co = g.c_out;
+    let taps = g.c_in * g.kernel_h * g.kernel_w;
+    let avx2 = has_avx2();
+    let grad_cl = if g.out_frame() == 0 || g.in_frame() == 0 {
+        vec![E::zero(); taps * co]
+    } else {
+        grad_out
+            .par_chunks(g.out_frame())
+            .zip(x.par_chunks(g.in_frame()))
+            .with_min_len(8)
+            .fold(
+                || (vec![E::zero(); taps * co], vec![E::zero(); pixels * co]),
+                |(mut grad_cl, mut scratch), (grad_frame, frame)| {
+                    // Channels-last copy of this frame's output gradient.
+                    for (c, plane) in grad_frame.chunks_exact(pixels).enumerate() {
+                        for (p, &v) in plane.iter().enumerate() {
+                            scratch[p * co + c] = v;
+                        }
+                    }
+                    gather_dispatch(avx2, frame, &scratch, &g, &mut grad_cl);
+                    (grad_cl, scratch)
+                },
+            )
+            .map(|(grad_cl, _)| grad_cl)
+            .reduce(
+                || vec![E::zero(); taps * co],
+                |mut a, b| {
+                    add(&mut a, &b);
+                    a
+                },
+            )
+    };
+    // [C_in * KH * KW, C_out] -> [C_out, C_in * KH * KW].
+    let mut grad = vec![E::zero(); taps * co];
+    for (tap, row) in grad_cl.chunks_exact(co).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            grad[c * taps + tap] = v;
+        }
+    }
+    grad
+}
+
+// --- burn-flex glue --------------------------------------------------------------------------
+
+/// Whether the event kernel should run: a supported dtype and geometry, and a sparse input.
+fn event_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> Option<Geometry> {
+    if x.dtype() != weight.dtype() || !matches!(x.dtype(), DType::F32 | DType::F64) {
+        return None;
+    }
+    Geometry::of(&x.shape(), &weight.shape(), options)
+}
+
+/// [`super::EventConvBackend::event_conv2d`] for `Flex`.
+pub(crate) fn flex_conv2d(
+    x: FloatTensor<Flex>,
+    weight: FloatTensor<Flex>,
+    bias: Option<FloatTensor<Flex>>,
+    options: ConvOptions<2>,
+) -> FloatTensor<Flex> {
+    fn run<E: KernelFloat>(
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        bias: Option<&FlexTensor>,
+        g: Geometry,
+    ) -> Option<FlexTensor> {
+        let x = contiguous::<E>(x);
+        let xs = typed_slice::<E>(&x);
+        if density(xs) > DENSE_ABOVE {
+            return None;
+        }
+        let weight = contiguous::<E>(weight);
+        let bias = bias.map(contiguous::<E>);
+        let out = forward(xs, typed_slice(&weight), bias.as_ref().map(typed_slice), g);
+        Some(flex_from_vec(
+            out,
+            Shape::new([g.frames, g.c_out, g.out_h(), g.out_w()]),
+        ))
+    }
+    let bias_ok = bias.as_ref().is_none_or(|b| b.dtype() == x.dtype());
+    let event = event_geometry(&x, &weight, &options)
+        .filter(|_| bias_ok)
+        .and_then(|g| match x.dtype() {
+            DType::F32 => run::<f32>(&x, &weight, bias.as_ref(), g),
+            _ => run::<f64>(&x, &weight, bias.as_ref(), g),
+        });
+    match event {
+        Some(out) => out,
+        None => <Flex as ModuleOps<Flex>>::conv2d(x, weight, bias, options),
+    }
+}
+
+/// [`super::EventConvBackend::event_conv2d_weight_backward`] for `Flex`.
+pub(crate) fn flex_conv2d_weight_backward(
+    x: FloatTensor<Flex>,
+    weight: FloatTensor<Flex>,
+    output_grad: FloatTensor<Flex>,
+    options: ConvOptions<2>,
+) -> FloatTensor<Flex> {
+    fn run<E: KernelFloat>(x: &FlexTensor, grad: &FlexTensor, g: Geometry) -> Option<FlexTensor> {
+        let x = contiguous::<E>(x);
+        let xs = typed_slice::<E>(&x);
+        if density(xs) > DENSE_ABOVE {
+            return None;
+        }
+        let grad = contiguous::<E>(grad);
+        let out = weight_grad(xs, typed_slice(&grad), g);
+        Some(flex_from_vec(
+            out,
+            Shape::new([g.c_out, g.c_in, g.kernel_h, g.kernel_w]),
+        ))
+    }
+    let event = event_geometry(&x, &weight, &options)
+        .filter(|_| output_grad.dtype() == x.dtype())
+        .and_then(|g| match x.dtype() {
+            DType::F32 => run::<f32>(&x, &output_grad, g),
+            _ => run::<f64>(&x, &output_grad, g),
+        });
+    match event {
+        Some(out) => out,
+        None => <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct definition of the convolution, for comparison.
+    fn naive(x: &[f64], w: &[f64], b: Option<&[f64]>, g: Geometry) -> Vec<f64> {
+        let (oh, ow) = (g.out_h(), g.out_w());
+        let mut out = vec![0.0; g.frames * g.c_out * oh * ow];
+        for n in 0..g.frames {
+            for co in 0..g.c_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut s = b.map_or(0.0, |b| b[co]);
+                        for ci in 0..g.c_in {
+                            for ky in 0..g.kernel_h {
+                                for kx in 0..g.kernel_w {
+                                    let y = (oy + ky) as isize - g.pad_h as isize;
+                                    let x_ = (ox + kx) as isize - g.pad_w as isize;
+                                    if y < 0
+                                        || x_ < 0
+                                        || y >= g.height as isize
+                                        || x_ >= g.width as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xi = ((n * g.c_in + ci) * g.height + y as usize) * g.width
+                                        + x_ as usize;
+                                    let wi =
+                                        ((co * g.c_in + ci) * g.kernel_h + ky) * g.kernel_w + kx;
+                                    s += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                        out[((n * g.c_out + co) * oh + oy) * ow + ox] = s;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: u64, sparsity: f64) -> Vec<f64> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                if u < sparsity {
+                    0.0
+                } else if u < (1.0 + sparsity) / 2.0 {
+                    1.0
+                } else {
+                    (u - 0.5) * 3.0
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn forward_and_weight_gradient_match_the_definition() {
+        for (i, g) in [
+            Geometry {
+                frames: 3,
+                c_in: 2,
+                height: 5,
+                width: 7,
+                c_out: 3,
+                kernel_h: 3,
+                kernel_w: 3,
+                pad_h: 1,
+                pad_w: 1,
+            },
+            Geometry {
+                frames: 2,
+                c_in: 3,
+                height: 4,
+                width: 4,
+                c_out: 5,
+                kernel_h: 2,
+                kernel_w: 3,
+                pad_h: 0,
+                pad_w: 2,
+            },
+            Geometry {
+                frames: 1,
+                c_in: 1,
+                height: 3,
+                width: 3,
+                c_out: 2,
+                kernel_h: 3,
+                kernel_w: 3,
+                pad_h: 0,
+                pad_w: 0,
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let x = values(g.frames * g.in_frame(), 7 + i as u64, 0.6);
+            let w = values(g.weight_len(), 11 + i as u64, 0.0);
+            let b = values(g.c_out, 13 + i as u64, 0.0);
+            let out = forward(&x, &w, Some(&b), g);
+            let expected = naive(&x, &w, Some(&b), g);
+            for (a, e) in out.iter().zip(&expected) {
+                assert!((a - e).abs() < 1e-12, "forward {i}: {a} vs {e}");
+            }
+            // d/dw of sum(grad_out * conv(x, w)) is conv(x, e_k) paired with grad_out.
+            let grad_out = values(g.frames * g.out_frame(), 17 + i as u64, 0.0);
+            let grad = weight_grad(&x, &grad_out, g);
+            for k in 0..g.weight_len() {
+                let mut e_k = vec![0.0; g.weight_len()];
+                e_k[k] = 1.0;
+                let expected: f64 = naive(&x, &e_k, None, g)
+                    .iter()
+                    .zip(&grad_out)
+                    .map(|(a, b)| a * b)
+                    .sum();
+                assert!((grad[k] - expected).abs() < 1e-12, "weight grad {i}/{k}");
+            }
+        }
+    }
+}

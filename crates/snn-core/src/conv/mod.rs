@@ -1,0 +1,100 @@
+//! Event-driven (spike-driven) 2-D convolution: the cost follows the number of non-zero inputs,
+//! not the size of the input.
+//!
+//! Every conv layer after the first receives binary spikes at a few to 40 percent density, and
+//! the first receives event counts that are sparser still. A dense convolution multiplies every
+//! zero; this one walks the non-zero inputs and adds each one's weight column into the outputs
+//! it reaches (`out[:, y + p - ky, x + p - kx] += v * w[:, ci, ky, kx]`; for `v = 1`, a spike,
+//! an addition with no multiply). The weight gradient is computed the same way, from the same
+//! non-zero inputs. The input gradient is dense (the output gradient is dense) and uses the
+//! backend's own transposed convolution.
+//!
+//! It is a burn backend extension, [`EventConvBackend`], like [`crate::LifBackend`]:
+//! - the default methods are the backend's dense `conv2d` and its backward (CUDA keeps them);
+//! - `Flex` (the CPU backend) runs the event-driven kernels of [`cpu`] for f32 and f64 inputs
+//!   with stride 1, no dilation and one group, and falls back to the dense convolution when the
+//!   input is too dense for the event kernel to win ([`cpu::DENSE_ABOVE`]);
+//! - `Autodiff<B>` records one graph node whose backward step calls the inner backend's
+//!   weight-gradient kernel ([`autodiff`]).
+//!
+//! The result equals the dense convolution up to the order of floating-point additions
+//! (`tests/event_conv.rs` compares them in f64).
+
+pub mod autodiff;
+pub mod cpu;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::{ConvOptions, FloatTensor};
+use burn::tensor::{Tensor, TensorPrimitive};
+
+/// A backend that can run a convolution whose cost follows the input's non-zeros.
+pub trait EventConvBackend: Backend {
+    /// `conv2d` of `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, KH, KW]`) and an
+    /// optional `bias` (`[C_out]`).
+    fn event_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, bias, options)
+    }
+
+    /// The gradient of [`event_conv2d`](Self::event_conv2d) with respect to the weight.
+    fn event_conv2d_weight_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, weight, output_grad, options)
+    }
+}
+
+impl EventConvBackend for burn_flex::Flex {
+    fn event_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        cpu::flex_conv2d(x, weight, bias, options)
+    }
+
+    fn event_conv2d_weight_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        cpu::flex_conv2d_weight_backward(x, weight, output_grad, options)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl<R, F, I, BT> EventConvBackend for burn_cubecl::CubeBackend<R, F, I, BT>
+where
+    R: burn_cubecl::CubeRuntime,
+    F: burn_cubecl::FloatElement,
+    I: burn_cubecl::IntElement,
+    BT: burn_cubecl::BoolElement,
+{
+}
+
+/// Convolves `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, KH, KW]`) and `bias`, at a
+/// cost that follows the number of non-zero elements of `x` on backends with an event kernel.
+///
+/// Differentiable with respect to all three inputs.
+pub fn event_conv2d<B: EventConvBackend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<2>,
+) -> Tensor<B, 4> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d(
+        x.into_primitive().tensor(),
+        weight.into_primitive().tensor(),
+        bias.map(|b| b.into_primitive().tensor()),
+        options,
+    )))
+}

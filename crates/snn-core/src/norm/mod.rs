@@ -1,0 +1,168 @@
+//! Batch normalisation as one fused operation: training-mode forward (batch statistics and the
+//! normalised output in two passes over the data) and its backward (two passes), plus the
+//! per-channel affine map that evaluation mode applies.
+//!
+//! Composed from burn's tensor ops, training-mode BatchNorm is a dozen graph nodes over the
+//! whole activation tensor (a transposed copy, broadcast subtractions and products, their
+//! gradients), and on the CPU it took more than half of a conv + BN + LIF step. Fused, it reads
+//! the activation twice forward and twice backward.
+//!
+//! A burn backend extension like [`crate::LifBackend`]:
+//! - the default methods compose burn tensor ops (CUDA keeps them; [`generic`]);
+//! - `Flex` runs the CPU kernels of [`cpu`] for f32 and f64, in parallel over channels and
+//!   frames, with the per-channel sums accumulated in f64;
+//! - `Autodiff<B>` records one graph node for the output ([`autodiff`]); the batch mean and
+//!   variance come back detached (they only feed the running statistics).
+
+pub mod autodiff;
+pub mod cpu;
+pub mod generic;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+/// Outputs of the training-mode forward pass.
+#[derive(Debug)]
+pub struct BatchNormTrain<B: Backend> {
+    /// The normalised output, the input's shape `[N, C, S]`.
+    pub output: FloatTensor<B>,
+    /// Batch mean per channel, `[C]`, detached.
+    pub mean: FloatTensor<B>,
+    /// Biased batch variance per channel, `[C]`, detached.
+    pub var: FloatTensor<B>,
+}
+
+/// Gradients of the training-mode forward pass.
+#[derive(Debug)]
+pub struct BatchNormGrads<B: Backend> {
+    /// With respect to the input, `[N, C, S]`.
+    pub input: FloatTensor<B>,
+    /// With respect to the scale `gamma`, `[C]`.
+    pub weight: FloatTensor<B>,
+    /// With respect to the shift `beta`, `[C]`.
+    pub bias: FloatTensor<B>,
+}
+
+/// A backend that can run batch normalisation as fused operations.
+///
+/// Shapes: `x` is `[N, C, S]` (every axis but the channel axis folded into `N` and `S`),
+/// per-channel tensors are `[C]`.
+pub trait BatchNormBackend: Backend {
+    /// `y = (x - mean) / sqrt(var + epsilon) * weight + bias` with the batch mean and biased
+    /// variance of each channel over `N * S` values.
+    fn batch_norm_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> BatchNormTrain<Self> {
+        generic::train_forward::<Self>(x, weight, bias, epsilon)
+    }
+
+    /// The gradients of [`batch_norm_train`](Self::batch_norm_train), given the forward
+    /// pass's input and statistics and the output gradient.
+    fn batch_norm_train_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        grad_output: FloatTensor<Self>,
+    ) -> BatchNormGrads<Self> {
+        generic::train_backward::<Self>(x, weight, mean, var, epsilon, grad_output)
+    }
+
+    /// `y = x * scale[c] + shift[c]`: evaluation-mode normalisation with folded statistics.
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        generic::channel_affine::<Self>(x, scale, shift)
+    }
+}
+
+impl BatchNormBackend for burn_flex::Flex {
+    fn batch_norm_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> BatchNormTrain<Self> {
+        cpu::flex_train_forward(x, weight, bias, epsilon)
+    }
+
+    fn batch_norm_train_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        grad_output: FloatTensor<Self>,
+    ) -> BatchNormGrads<Self> {
+        cpu::flex_train_backward(x, weight, mean, var, epsilon, grad_output)
+    }
+
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        cpu::flex_channel_affine(x, scale, shift)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl<R, F, I, BT> BatchNormBackend for burn_cubecl::CubeBackend<R, F, I, BT>
+where
+    R: burn_cubecl::CubeRuntime,
+    F: burn_cubecl::FloatElement,
+    I: burn_cubecl::IntElement,
+    BT: burn_cubecl::BoolElement,
+{
+}
+
+/// Output of [`batch_norm_train`].
+#[derive(Debug, Clone)]
+pub struct BatchNormOutput<B: Backend> {
+    /// Normalised `[N, C, S]`, differentiable with respect to the input, weight and bias.
+    pub output: Tensor<B, 3>,
+    /// Batch mean per channel, detached.
+    pub mean: Tensor<B, 1>,
+    /// Biased batch variance per channel, detached.
+    pub var: Tensor<B, 1>,
+}
+
+/// Training-mode batch normalisation of `x` (`[N, C, S]`) as one fused operation.
+pub fn batch_norm_train<B: BatchNormBackend>(
+    x: Tensor<B, 3>,
+    weight: Tensor<B, 1>,
+    bias: Tensor<B, 1>,
+    epsilon: f64,
+) -> BatchNormOutput<B> {
+    let out = B::batch_norm_train(
+        x.into_primitive().tensor(),
+        weight.into_primitive().tensor(),
+        bias.into_primitive().tensor(),
+        epsilon,
+    );
+    BatchNormOutput {
+        output: Tensor::from_primitive(TensorPrimitive::Float(out.output)),
+        mean: Tensor::from_primitive(TensorPrimitive::Float(out.mean)),
+        var: Tensor::from_primitive(TensorPrimitive::Float(out.var)),
+    }
+}
+
+/// `x * scale[c] + shift[c]` for `x` `[N, C, S]`.
+pub fn channel_affine<B: BatchNormBackend>(
+    x: Tensor<B, 3>,
+    scale: Tensor<B, 1>,
+    shift: Tensor<B, 1>,
+) -> Tensor<B, 3> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::channel_affine(
+        x.into_primitive().tensor(),
+        scale.into_primitive().tensor(),
+        shift.into_primitive().tensor(),
+    )))
+}
