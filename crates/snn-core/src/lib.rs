@@ -24,6 +24,7 @@ pub mod error;
 pub mod fused;
 pub mod neuron;
 pub mod norm;
+pub mod pool;
 pub mod reference;
 pub mod stats;
 
@@ -33,11 +34,12 @@ pub use error::{ConfigError, ShapeError};
 pub use fused::{LifBackend, MultiStep};
 pub use neuron::{Lif, LifState};
 pub use norm::{batch_norm_train, channel_affine, BatchNormBackend};
+pub use pool::{block_avg_pool2d, PoolBackend};
 pub use stats::{FiringMonitor, FiringStats};
 
 /// Every kernel extension the network layers use: the fused neuron, the event-driven
-/// convolution and the fused batch normalisation. Implemented for every backend that has the
+/// convolution, the fused batch normalisation and block average pooling. Implemented for every backend that has the
 /// three (`Flex`, `Autodiff<B>` of one, and burn's CubeCL backends with the `cuda` feature).
-pub trait SnnBackend: LifBackend + EventConvBackend + BatchNormBackend {}
+pub trait SnnBackend: LifBackend + EventConvBackend + BatchNormBackend + PoolBackend {}
 
-impl<B: LifBackend + EventConvBackend + BatchNormBackend> SnnBackend for B {}
+impl<B: LifBackend + EventConvBackend + BatchNormBackend + PoolBackend> SnnBackend for B {}

@@ -6,11 +6,10 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::backend::Backend;
-use burn::tensor::module::avg_pool2d;
 use burn::tensor::Tensor;
 use ma_attention::{AttentionConfig, AttentionKind, MultiDimAttention};
 use serde::{Deserialize, Serialize};
-use snn_core::{FiringStats, Lif, LifConfig, SnnBackend};
+use snn_core::{block_avg_pool2d, FiringStats, Lif, LifConfig, SnnBackend};
 
 use crate::error::ModelError;
 use crate::layers::{attend, event_conv, frame_wise, step_wise};
@@ -225,11 +224,7 @@ impl<B: SnnBackend> EventNet<B> {
         for (i, block) in self.convs.iter().enumerate() {
             let y = frame_wise(x, |y| {
                 let y = block.bn.forward(event_conv(&block.conv, y), mode);
-                if block.pool > 1 {
-                    avg_pool2d(y, [block.pool; 2], [block.pool; 2], [0, 0], true, false)
-                } else {
-                    y
-                }
+                block_avg_pool2d(y, block.pool)
             });
             let (spikes, stats) = block.lif.forward_with_stats(attend(&block.attention, y));
             layers.push((format!("conv{i}"), stats));

@@ -20,6 +20,8 @@
 //!   over an event store, as batch sources.
 //! - [`trainer`]: the training loop ([`trainer::fit`]): evaluation, checkpoints, JSON-lines log,
 //!   exact resume.
+//! - [`memory`]: keeps freed heap memory in the process (glibc), so per-step activation
+//!   buffers stop faulting in fresh pages.
 //! - [`report`]: PNG plots (loss/accuracy curves, per-layer firing rates) and a Markdown report
 //!   comparing runs (accuracy, spikes, energy against a baseline), from histories or `log.jsonl`.
 
@@ -29,6 +31,7 @@ pub mod checkpoint;
 pub mod energy;
 pub mod guard;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod optim;

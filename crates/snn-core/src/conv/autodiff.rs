@@ -30,7 +30,7 @@ fn gradients<B: EventConvBackend>(
     let grad_x = wanted[0]
         .then(|| B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone()));
     let grad_bias = match (&bias, wanted[2]) {
-        (Some(bias), true) => Some(B::conv2d_bias_backward(
+        (Some(bias), true) => Some(B::event_conv2d_bias_backward(
             x.clone(),
             bias.clone(),
             grad.clone(),
@@ -134,6 +134,18 @@ impl<B: EventConvBackend, C: CheckpointStrategy> EventConvBackend for Autodiff<B
             weight.primitive,
             output_grad.primitive,
             options,
+        ))
+    }
+
+    fn event_conv2d_bias_backward(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::event_conv2d_bias_backward(
+            x.primitive,
+            bias.primitive,
+            output_grad.primitive,
         ))
     }
 }

@@ -12,7 +12,7 @@ use burn::tensor::{DType, Shape, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use crate::fused::cpu::{contiguous, flex_from_vec, typed_slice, KernelFloat};
+use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 
 /// Above this fraction of non-zero inputs the dense (im2col + GEMM) convolution is faster than
 /// walking the non-zeros, and the `Flex` implementation hands over to it. Measured with
@@ -431,6 +431,41 @@ pub(crate) fn flex_conv2d_weight_backward(
     match event {
         Some(out) => out,
         None => <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options),
+    }
+}
+
+/// [`super::EventConvBackend::event_conv2d_bias_backward`] for `Flex`: per-channel sums of
+/// the output gradient, in parallel over channels, accumulated in f64.
+pub(crate) fn flex_conv2d_bias_backward(
+    x: FloatTensor<Flex>,
+    bias: FloatTensor<Flex>,
+    output_grad: FloatTensor<Flex>,
+) -> FloatTensor<Flex> {
+    fn run<E: KernelFloat>(grad: &FlexTensor) -> FlexTensor {
+        let [n, c, h, w] = grad.shape().dims::<4>();
+        let grad = contiguous::<E>(grad);
+        let g = typed_slice::<E>(&grad);
+        let plane = h * w;
+        let sums: Vec<E> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let mut total = 0.0f64;
+                for frame in 0..n {
+                    let start = (frame * c + ch) * plane;
+                    for v in &g[start..start + plane] {
+                        total += num_traits::ToPrimitive::to_f64(v).unwrap_or(f64::NAN);
+                    }
+                }
+                cast(total)
+            })
+            .collect();
+        flex_from_vec(sums, Shape::new([c]))
+    }
+    let ok = output_grad.shape().num_dims() == 4 && bias.dtype() == output_grad.dtype();
+    match output_grad.dtype() {
+        DType::F32 if ok => run::<f32>(&output_grad),
+        DType::F64 if ok => run::<f64>(&output_grad),
+        _ => <Flex as ModuleOps<Flex>>::conv2d_bias_backward(x, bias, output_grad),
     }
 }
 

@@ -49,6 +49,16 @@ pub trait EventConvBackend: Backend {
     ) -> FloatTensor<Self> {
         Self::conv2d_weight_backward(x, weight, output_grad, options)
     }
+
+    /// The gradient of [`event_conv2d`](Self::event_conv2d) with respect to the bias: the
+    /// output gradient summed over every axis but the channel axis.
+    fn event_conv2d_bias_backward(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_bias_backward(x, bias, output_grad)
+    }
 }
 
 impl EventConvBackend for burn_flex::Flex {
@@ -68,6 +78,14 @@ impl EventConvBackend for burn_flex::Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         cpu::flex_conv2d_weight_backward(x, weight, output_grad, options)
+    }
+
+    fn event_conv2d_bias_backward(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        cpu::flex_conv2d_bias_backward(x, bias, output_grad)
     }
 }
 
