@@ -29,7 +29,7 @@ pub mod reference;
 pub mod stats;
 
 pub use config::{FireTest, FiringRule, LifConfig, Reset, Surrogate};
-pub use conv::{event_conv2d, EventConvBackend};
+pub use conv::{event_conv2d, event_conv2d_affine_pool, EventConvBackend};
 pub use error::{ConfigError, ShapeError};
 pub use fused::{LifBackend, MultiStep};
 pub use neuron::{Lif, LifState};

@@ -524,3 +524,53 @@ fn non_contiguous_input_matches() {
         assert_close(a, b, 1e-12, name);
     }
 }
+
+/// The fused evaluation-mode block equals `avg_pool(conv(x) * scale + shift)` composed from
+/// burn's ops, on the event kernel (sparse input) and on the fallback (dense input, stride 2).
+#[test]
+fn fused_affine_pool_matches_the_composition() {
+    use burn::tensor::module::avg_pool2d;
+    use snn_core::event_conv2d_affine_pool;
+    let mut rng = Rng(41);
+    let cases: [([usize; 4], usize, usize, f64, [usize; 2]); 5] = [
+        ([3, 4, 8, 6], 5, 2, 0.1, [1, 1]),
+        ([2, 2, 4, 4], 3, 1, 0.05, [1, 1]),
+        ([2, 3, 6, 6], 4, 3, 0.2, [1, 1]),
+        ([2, 3, 8, 8], 2, 2, 0.6, [1, 1]),
+        ([1, 2, 8, 8], 3, 2, 0.1, [0, 0]),
+    ];
+    for (i, (x_dims, c_out, pool, dens, padding)) in cases.into_iter().enumerate() {
+        for with_bias in [true, false] {
+            let n: usize = x_dims.iter().product();
+            let x = tensor(rng.counts(n, dens), x_dims);
+            let w_dims = [c_out, x_dims[1], 3, 3];
+            let weight = tensor(rng.uniform(w_dims.iter().product(), -1.0, 1.0), w_dims);
+            let bias = with_bias.then(|| tensor(rng.uniform(c_out, -1.0, 1.0), [c_out]));
+            let scale = tensor(rng.uniform(c_out, 0.5, 2.0), [c_out]);
+            let shift = tensor(rng.uniform(c_out, -1.0, 1.0), [c_out]);
+            let opts = options(padding);
+            let fused = event_conv2d_affine_pool(
+                x.clone().inner(),
+                weight.clone().inner(),
+                bias.clone().map(|b| b.inner()),
+                (scale.clone().inner(), shift.clone().inner()),
+                opts.clone(),
+                pool,
+            );
+            let y = conv2d(x, weight, bias, opts);
+            let y = y * scale.reshape([1, c_out, 1, 1]) + shift.reshape([1, c_out, 1, 1]);
+            let expected = if pool > 1 {
+                avg_pool2d(y, [pool; 2], [pool; 2], [0, 0], true, false)
+            } else {
+                y
+            };
+            assert_eq!(fused.dims(), expected.dims(), "case {i}");
+            assert_close(
+                &inner_values(fused),
+                &values(expected),
+                1e-12,
+                &format!("case {i} bias {with_bias}"),
+            );
+        }
+    }
+}

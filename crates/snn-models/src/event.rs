@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use snn_core::{block_avg_pool2d, FiringStats, Lif, LifConfig, SnnBackend};
 
 use crate::error::ModelError;
-use crate::layers::{attend, event_conv, frame_wise, step_wise};
+use crate::layers::{attend, event_conv, event_conv_affine_pool, frame_wise, step_wise};
 use crate::norm::BatchNorm;
 use crate::state::{attention_slots, batch_norm_slots, NamedSlot, OfficialSlots, Slot};
 use crate::Mode;
@@ -222,9 +222,16 @@ impl<B: SnnBackend> EventNet<B> {
         let mut layers = Vec::new();
         let mut x = frames;
         for (i, block) in self.convs.iter().enumerate() {
-            let y = frame_wise(x, |y| {
-                let y = block.bn.forward(event_conv(&block.conv, y), mode);
-                block_avg_pool2d(y, block.pool)
+            let y = frame_wise(x, |y| match mode {
+                Mode::Train => {
+                    let y = block.bn.forward(event_conv(&block.conv, y), mode);
+                    block_avg_pool2d(y, block.pool)
+                }
+                // Normalisation with running statistics is a per-channel affine map, which
+                // commutes with average pooling: one fused pass.
+                Mode::Eval => {
+                    event_conv_affine_pool(&block.conv, y, block.bn.eval_affine(), block.pool)
+                }
             });
             let (spikes, stats) = block.lif.forward_with_stats(attend(&block.attention, y));
             layers.push((format!("conv{i}"), stats));

@@ -297,6 +297,64 @@ pub fn forward<E: KernelFloat>(x: &[E], weight: &[E], bias: Option<&[E]>, g: Geo
     out
 }
 
+/// Event-driven evaluation-mode conv block: `avg_pool_k(conv(x) * scale + shift)`, with the
+/// bias already folded into `shift` (`shift = bias * scale + shift`). The pooling and the affine
+/// map run on the channels-last accumulator, so the full-resolution output is never written.
+pub fn forward_affine_pool<E: KernelFloat>(
+    x: &[E],
+    weight: &[E],
+    scale: &[E],
+    shift: &[E],
+    g: Geometry,
+    pool: usize,
+) -> Vec<E> {
+    assert_eq!(x.len(), g.frames * g.in_frame(), "input length");
+    assert_eq!(weight.len(), g.weight_len(), "weight length");
+    let (oh, ow) = (g.out_h(), g.out_w());
+    assert!(
+        pool > 0 && oh % pool == 0 && ow % pool == 0,
+        "output {oh}x{ow} is not a multiple of the pool {pool}"
+    );
+    let (ph, pw) = (oh / pool, ow / pool);
+    let co = g.c_out;
+    let weight_cl = channels_last_weight(weight, &g);
+    let scale: Vec<E> = scale
+        .iter()
+        .map(|&s| s * cast::<E>(1.0 / (pool * pool) as f64))
+        .collect();
+    let avx2 = has_avx2();
+    let out_frame = co * ph * pw;
+    let mut out = vec![E::zero(); g.frames * out_frame];
+    if out_frame == 0 {
+        return out;
+    }
+    out.par_chunks_mut(out_frame)
+        .zip(x.par_chunks(g.in_frame().max(1)))
+        .with_min_len(4)
+        .for_each_init(
+            || (vec![E::zero(); oh * ow * co], vec![E::zero(); co]),
+            |(acc, window), (out_frame, frame)| {
+                scatter_dispatch(avx2, frame, &weight_cl, &g, acc);
+                for py in 0..ph {
+                    for px in 0..pw {
+                        window.fill(E::zero());
+                        for dy in 0..pool {
+                            for dx in 0..pool {
+                                let pixel = (py * pool + dy) * ow + px * pool + dx;
+                                add(window, &acc[pixel * co..(pixel + 1) * co]);
+                            }
+                        }
+                        let p = py * pw + px;
+                        for (c, &v) in window.iter().enumerate() {
+                            out_frame[c * ph * pw + p] = v * scale[c] + shift[c];
+                        }
+                    }
+                }
+            },
+        );
+    out
+}
+
 /// Event-driven weight gradient: `x` `[N, C_in, H, W]`, `grad_out` `[N, C_out, OH, OW]`;
 /// returns `[C_out, C_in, KH, KW]`.
 pub fn weight_grad<E: KernelFloat>(x: &[E], grad_out: &[E], g: Geometry) -> Vec<E> {
@@ -431,6 +489,63 @@ pub(crate) fn flex_conv2d_weight_backward(
     match event {
         Some(out) => out,
         None => <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, output_grad, options),
+    }
+}
+
+/// [`super::EventConvBackend::event_conv2d_affine_pool`] for `Flex`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn flex_conv2d_affine_pool(
+    x: FloatTensor<Flex>,
+    weight: FloatTensor<Flex>,
+    bias: Option<FloatTensor<Flex>>,
+    scale: FloatTensor<Flex>,
+    shift: FloatTensor<Flex>,
+    options: ConvOptions<2>,
+    pool: usize,
+) -> FloatTensor<Flex> {
+    fn run<E: KernelFloat>(
+        t: [&FlexTensor; 4],
+        bias: Option<&FlexTensor>,
+        g: Geometry,
+        pool: usize,
+    ) -> Option<FlexTensor> {
+        let [x, weight, scale, shift] = t.map(contiguous::<E>);
+        let xs = typed_slice::<E>(&x);
+        if density(xs) > DENSE_ABOVE {
+            return None;
+        }
+        let scale = typed_slice::<E>(&scale);
+        let bias = bias.map(contiguous::<E>);
+        let folded: Vec<E> = match &bias {
+            Some(b) => typed_slice::<E>(b)
+                .iter()
+                .zip(scale)
+                .zip(typed_slice::<E>(&shift))
+                .map(|((&b, &s), &t)| b * s + t)
+                .collect(),
+            None => typed_slice::<E>(&shift).to_vec(),
+        };
+        let out = forward_affine_pool(xs, typed_slice(&weight), scale, &folded, g, pool);
+        Some(flex_from_vec(
+            out,
+            Shape::new([g.frames, g.c_out, g.out_h() / pool, g.out_w() / pool]),
+        ))
+    }
+    let dtype = x.dtype();
+    let same = [&weight, &scale, &shift].iter().all(|t| t.dtype() == dtype)
+        && bias.as_ref().is_none_or(|b| b.dtype() == dtype);
+    let event = event_geometry(&x, &weight, &options)
+        .filter(|g| same && pool > 0 && g.out_h() % pool == 0 && g.out_w() % pool == 0)
+        .and_then(|g| {
+            let t = [&x, &weight, &scale, &shift];
+            match dtype {
+                DType::F32 => run::<f32>(t, bias.as_ref(), g, pool),
+                _ => run::<f64>(t, bias.as_ref(), g, pool),
+            }
+        });
+    match event {
+        Some(out) => out,
+        None => super::composed_affine_pool::<Flex>(x, weight, bias, scale, shift, options, pool),
     }
 }
 

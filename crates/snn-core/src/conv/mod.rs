@@ -50,6 +50,23 @@ pub trait EventConvBackend: Backend {
         Self::conv2d_weight_backward(x, weight, output_grad, options)
     }
 
+    /// Evaluation-mode conv block in one pass: `event_conv2d`, then the per-channel affine map
+    /// `y * scale[c] + shift[c]` (batch normalisation with running statistics), then the
+    /// average over non-overlapping `pool x pool` windows. Returns `[N, C_out, OH / pool,
+    /// OW / pool]`. The default composes the three operations (and is differentiable).
+    #[allow(clippy::too_many_arguments)]
+    fn event_conv2d_affine_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        pool: usize,
+    ) -> FloatTensor<Self> {
+        composed_affine_pool::<Self>(x, weight, bias, scale, shift, options, pool)
+    }
+
     /// The gradient of [`event_conv2d`](Self::event_conv2d) with respect to the bias: the
     /// output gradient summed over every axis but the channel axis.
     fn event_conv2d_bias_backward(
@@ -87,6 +104,18 @@ impl EventConvBackend for burn_flex::Flex {
     ) -> FloatTensor<Self> {
         cpu::flex_conv2d_bias_backward(x, bias, output_grad)
     }
+
+    fn event_conv2d_affine_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        pool: usize,
+    ) -> FloatTensor<Self> {
+        cpu::flex_conv2d_affine_pool(x, weight, bias, scale, shift, options, pool)
+    }
 }
 
 #[cfg(feature = "cuda")]
@@ -97,6 +126,57 @@ where
     I: burn_cubecl::IntElement,
     BT: burn_cubecl::BoolElement,
 {
+}
+
+/// `avg_pool(event_conv2d(x) * scale + shift)` from separate operations: the default of
+/// [`EventConvBackend::event_conv2d_affine_pool`] and the fallback of the event kernel.
+pub(crate) fn composed_affine_pool<B: EventConvBackend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: Option<FloatTensor<B>>,
+    scale: FloatTensor<B>,
+    shift: FloatTensor<B>,
+    options: ConvOptions<2>,
+    pool: usize,
+) -> FloatTensor<B> {
+    let y: Tensor<B, 4> = Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d(
+        x, weight, bias, options,
+    )));
+    let c = y.dims()[1];
+    let per_channel = |t: FloatTensor<B>| {
+        Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(t)).reshape([1, c, 1, 1])
+    };
+    let y = y * per_channel(scale) + per_channel(shift);
+    let y = if pool > 1 {
+        burn::tensor::module::avg_pool2d(y, [pool; 2], [pool; 2], [0, 0], true, false)
+    } else {
+        y
+    };
+    y.into_primitive().tensor()
+}
+
+/// The evaluation-mode conv block `avg_pool(conv(x) * scale + shift)` in one pass on backends
+/// with an event kernel ([`EventConvBackend::event_conv2d_affine_pool`]).
+///
+/// # Panics
+/// If the output height or width is not a multiple of `pool`, or `pool` is 0.
+pub fn event_conv2d_affine_pool<B: EventConvBackend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    (scale, shift): (Tensor<B, 1>, Tensor<B, 1>),
+    options: ConvOptions<2>,
+    pool: usize,
+) -> Tensor<B, 4> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d_affine_pool(
+        x.into_primitive().tensor(),
+        weight.into_primitive().tensor(),
+        bias.map(|b| b.into_primitive().tensor()),
+        scale.into_primitive().tensor(),
+        shift.into_primitive().tensor(),
+        options,
+        pool,
+    )))
 }
 
 /// Convolves `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, KH, KW]`) and `bias`, at a
