@@ -532,7 +532,9 @@ fn fused_affine_pool_matches_the_composition() {
     use burn::tensor::module::avg_pool2d;
     use snn_core::event_conv2d_affine_pool;
     let mut rng = Rng(41);
-    let cases: [([usize; 4], usize, usize, f64, [usize; 2]); 5] = [
+    // (input dims, output channels, pool, input density, padding)
+    type Case = ([usize; 4], usize, usize, f64, [usize; 2]);
+    let cases: [Case; 5] = [
         ([3, 4, 8, 6], 5, 2, 0.1, [1, 1]),
         ([2, 2, 4, 4], 3, 1, 0.05, [1, 1]),
         ([2, 3, 6, 6], 4, 3, 0.2, [1, 1]),
