@@ -20,6 +20,9 @@ pub enum Bench {
     /// Training (forward, backward, Adam step) and inference throughput of a full-size event
     /// network, f32, with a per-phase breakdown (`--device cpu|cuda`).
     Train(crate::bench_train::TrainBenchArgs),
+    /// The event-driven convolution against burn's dense one (forward and weight gradient) at
+    /// input densities from 1% to 100%, f32 on the CPU backend.
+    Conv(crate::bench_conv::ConvBenchArgs),
     /// Streaming inference latency per time step of the full-size vanilla Gesture network
     /// (one frame in, spikes out, state carried), f32 on the CPU backend.
     Stream(StreamArgs),
@@ -176,6 +179,7 @@ pub fn run(which: Bench) -> Result<()> {
         Bench::Lif(args) => dispatch(args.device, LifJob(args)),
         Bench::Stream(args) => stream(args),
         Bench::Train(args) => crate::bench_train::run(args),
+        Bench::Conv(args) => crate::bench_conv::run(args),
     }
 }
 

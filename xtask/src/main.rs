@@ -12,6 +12,7 @@
 //!   synthetic gestures and compares them.
 
 mod bench;
+mod bench_conv;
 mod bench_train;
 mod data;
 mod demo;

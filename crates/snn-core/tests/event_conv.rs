@@ -299,7 +299,7 @@ fn counts_take_every_value() {
 fn dense_inputs_fall_back_and_match() {
     let mut rng = Rng(3);
     let mut case = 0;
-    for input in [Input::Spikes(0.5), Input::Counts(0.4), Input::Uniform] {
+    for input in [Input::Spikes(0.7), Input::Counts(0.6), Input::Uniform] {
         for (x_dims, c_out, kernel, padding) in GEOMETRIES.into_iter().take(4) {
             let x = input.draw(&mut rng, x_dims.iter().product());
             assert!(density(&x) > DENSE_ABOVE, "density {}", density(&x));

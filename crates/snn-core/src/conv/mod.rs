@@ -12,8 +12,9 @@
 //! It is a burn backend extension, [`EventConvBackend`], like [`crate::LifBackend`]:
 //! - the default methods are the backend's dense `conv2d` and its backward (CUDA keeps them);
 //! - `Flex` (the CPU backend) runs the event-driven kernels of [`cpu`] for f32 and f64 inputs
-//!   with stride 1, no dilation and one group, and falls back to the dense convolution when the
-//!   input is too dense for the event kernel to win ([`cpu::DENSE_ABOVE`]);
+//!   with stride 1, no dilation and one group; the forward pass falls back to the dense
+//!   convolution when the input is too dense for the event kernel to win
+//!   ([`cpu::DENSE_ABOVE`], measured by `cargo xtask bench conv`);
 //! - `Autodiff<B>` records one graph node whose backward step calls the inner backend's
 //!   weight-gradient kernel ([`autodiff`]).
 //!
