@@ -1,6 +1,6 @@
 //! `Autodiff<B>`: the event-driven convolution runs on the inner backend and gets one graph node.
-//! Its backward step computes the input gradient with the inner backend's dense transposed
-//! convolution (the output gradient is dense), the weight gradient with the inner backend's
+//! Its backward step computes the input gradient with the inner backend's
+//! [`EventConvBackend::event_conv2d_x_backward`] (dense: the output gradient is dense), the weight gradient with the inner backend's
 //! [`EventConvBackend::event_conv2d_weight_backward`] and the bias gradient as a sum.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -27,8 +27,9 @@ fn gradients<B: EventConvBackend>(
     (x, weight, bias, options): State<B>,
     grad: FloatTensor<B>,
 ) -> [Option<FloatTensor<B>>; 3] {
-    let grad_x = wanted[0]
-        .then(|| B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone()));
+    let grad_x = wanted[0].then(|| {
+        B::event_conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone())
+    });
     let grad_bias = match (&bias, wanted[2]) {
         (Some(bias), true) => Some(B::event_conv2d_bias_backward(
             x.clone(),
@@ -130,6 +131,20 @@ impl<B: EventConvBackend, C: CheckpointStrategy> EventConvBackend for Autodiff<B
     ) -> FloatTensor<Self> {
         // Second-order use is not supported: computed on the inner backend, untracked.
         Self::from_inner(B::event_conv2d_weight_backward(
+            x.primitive,
+            weight.primitive,
+            output_grad.primitive,
+            options,
+        ))
+    }
+
+    fn event_conv2d_x_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::event_conv2d_x_backward(
             x.primitive,
             weight.primitive,
             output_grad.primitive,

@@ -493,6 +493,54 @@ pub(crate) fn flex_conv2d_weight_backward(
     }
 }
 
+/// [`super::EventConvBackend::event_conv2d_x_backward`] for `Flex`: for a stride-1 convolution
+/// the input gradient is itself a convolution, of the output gradient with the weights'
+/// channel axes swapped and the kernel flipped, padded by `k - 1 - p`. burn-flex's forward
+/// convolution is faster than its transposed one (which it uses for this gradient), so this
+/// runs the forward one. Other geometries use burn's own input gradient.
+pub(crate) fn flex_conv2d_x_backward(
+    x: FloatTensor<Flex>,
+    weight: FloatTensor<Flex>,
+    output_grad: FloatTensor<Flex>,
+    options: ConvOptions<2>,
+) -> FloatTensor<Flex> {
+    fn flipped<E: KernelFloat>(weight: &FlexTensor, g: &Geometry) -> FlexTensor {
+        let weight = contiguous::<E>(weight);
+        let w = typed_slice::<E>(&weight);
+        let (kh, kw) = (g.kernel_h, g.kernel_w);
+        let mut out = vec![E::zero(); w.len()];
+        for co in 0..g.c_out {
+            for ci in 0..g.c_in {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        out[((ci * g.c_out + co) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)] =
+                            w[((co * g.c_in + ci) * kh + ky) * kw + kx];
+                    }
+                }
+            }
+        }
+        flex_from_vec(out, Shape::new([g.c_in, g.c_out, kh, kw]))
+    }
+    let usable = event_geometry(&x, &weight, &options).filter(|g| {
+        output_grad.dtype() == x.dtype()
+            && g.pad_h < g.kernel_h
+            && g.pad_w < g.kernel_w
+            && output_grad.shape().dims::<4>() == [g.frames, g.c_out, g.out_h(), g.out_w()]
+    });
+    match usable {
+        Some(g) => {
+            let w = match x.dtype() {
+                DType::F32 => flipped::<f32>(&weight, &g),
+                _ => flipped::<f64>(&weight, &g),
+            };
+            let padding = [g.kernel_h - 1 - g.pad_h, g.kernel_w - 1 - g.pad_w];
+            let transposed = ConvOptions::new([1, 1], padding, [1, 1], 1);
+            <Flex as ModuleOps<Flex>>::conv2d(output_grad, w, None, transposed)
+        }
+        None => <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, output_grad, options),
+    }
+}
+
 /// [`super::EventConvBackend::event_conv2d_affine_pool`] for `Flex`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn flex_conv2d_affine_pool(

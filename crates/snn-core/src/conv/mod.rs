@@ -51,6 +51,17 @@ pub trait EventConvBackend: Backend {
         Self::conv2d_weight_backward(x, weight, output_grad, options)
     }
 
+    /// The gradient of [`event_conv2d`](Self::event_conv2d) with respect to its input (dense:
+    /// the output gradient is dense).
+    fn event_conv2d_x_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, output_grad, options)
+    }
+
     /// Evaluation-mode conv block in one pass: `event_conv2d`, then the per-channel affine map
     /// `y * scale[c] + shift[c]` (batch normalisation with running statistics), then the
     /// average over non-overlapping `pool x pool` windows. Returns `[N, C_out, OH / pool,
@@ -104,6 +115,15 @@ impl EventConvBackend for burn_flex::Flex {
         output_grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         cpu::flex_conv2d_bias_backward(x, bias, output_grad)
+    }
+
+    fn event_conv2d_x_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        cpu::flex_conv2d_x_backward(x, weight, output_grad, options)
     }
 
     fn event_conv2d_affine_pool(
