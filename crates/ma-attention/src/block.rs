@@ -4,6 +4,7 @@ use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use snn_core::PoolBackend;
 
 use crate::channel::ChannelAttention;
 use crate::config::AttentionConfig;
@@ -111,7 +112,9 @@ impl<B: Backend> MultiDimAttention<B> {
         }
         Ok(())
     }
+}
 
+impl<B: PoolBackend> MultiDimAttention<B> {
     /// Official form: rescales the pre-neuron input of a whole sequence `[T, B, ...]` (rank 5
     /// when CA or SA is used; any rank >= 3 for TA alone, e.g. `[T, B, F]` in FC layers).
     ///

@@ -3,6 +3,7 @@
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use snn_core::{mean_max, PoolBackend};
 
 use crate::mlp::SharedMlp;
 
@@ -20,20 +21,27 @@ impl<B: Backend> ChannelAttention<B> {
             mlp: SharedMlp::new(channels, hidden, device),
         }
     }
+}
 
+impl<B: PoolBackend> ChannelAttention<B> {
     /// Official form: weights `[B, C]` of a whole sequence `[T, B, C, H, W]`, pooled per
     /// channel over `(T, H, W)` jointly (row-major, so max ties go to the earliest step).
     pub fn sequence_weights(&self, x: &Tensor<B, 5>) -> Tensor<B, 2> {
         let [steps, batch, channels, height, width] = x.dims();
-        // Pool over (H, W), then over T: no transposed copy of the sequence. Max ties still go
-        // to the earliest step, and within it to the first pixel (row-major order).
-        let rows: Tensor<B, 3> = x.clone().reshape([steps, batch * channels, height * width]);
-        let avg = rows
+        // Pool over (H, W) in one fused pass, then over T: no transposed copy of the sequence.
+        // Max ties still go to the earliest step, and within it to the first pixel (row-major).
+        let rows: Tensor<B, 3> = x
             .clone()
-            .mean_dim(2)
+            .reshape([steps * batch * channels, height * width, 1]);
+        let (avg, max) = mean_max(rows);
+        let avg = avg
+            .reshape([steps, batch * channels])
             .mean_dim(0)
             .reshape([batch, channels]);
-        let max = rows.max_dim(2).max_dim(0).reshape([batch, channels]);
+        let max = max
+            .reshape([steps, batch * channels])
+            .max_dim(0)
+            .reshape([batch, channels]);
         self.mlp.weights(avg, max)
     }
 

@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use snn_core::reference::{next_state, spike_straight_through};
-use snn_core::{Lif, LifBackend, LifConfig};
+use snn_core::{Lif, LifConfig, SnnBackend};
 
 use crate::block::{reshape_like, AttentionWeights, MultiDimAttention};
 use crate::config::{AttentionConfig, AttentionForm};
@@ -81,7 +81,7 @@ pub struct AttentionLif<B: Backend> {
     pub lif: Lif<B>,
 }
 
-impl<B: LifBackend> AttentionLif<B> {
+impl<B: SnnBackend> AttentionLif<B> {
     /// Spikes `[T, B, ...]` of the attended input.
     ///
     /// # Panics

@@ -6,6 +6,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::Tensor;
+use snn_core::{mean_max, PoolBackend};
 
 /// Spatial attention: the mean and max maps over a set of feature slices, concatenated
 /// `[mean, max]`, through a bias-free `k x k` convolution `2 -> 1` ("same" padding) and a
@@ -31,17 +32,21 @@ impl<B: Backend> SpatialAttention<B> {
         );
         Self { weight }
     }
+}
 
+impl<B: PoolBackend> SpatialAttention<B> {
     /// Official form: maps `[B, H, W]` of a whole sequence `[T, B, C, H, W]`, pooled per pixel
     /// over all `T x C` slices (ordered time-major, so max ties go to the earliest step).
     pub fn sequence_weights(&self, x: &Tensor<B, 5>) -> Tensor<B, 3> {
         let [steps, batch, channels, height, width] = x.dims();
-        // Pool over C, then over T: no transposed copy of the sequence. Max ties still go to
-        // the earliest step, and within it to the first channel.
-        let pixels: Tensor<B, 4> = x.clone().reshape([steps, batch, channels, height * width]);
-        let avg = pixels.clone().mean_dim(2).mean_dim(0);
-        let max = pixels.max_dim(2).max_dim(0);
-        let maps = Tensor::cat(vec![avg, max], 2).reshape([batch, 2, height, width]);
+        // Pool over C in one fused pass, then over T: no transposed copy of the sequence. Max
+        // ties still go to the earliest step, and within it to the first channel.
+        let pixels: Tensor<B, 3> = x.clone().reshape([steps * batch, channels, height * width]);
+        let (avg, max) = mean_max(pixels);
+        let stage = |t: Tensor<B, 2>| t.reshape([steps, batch * height * width]);
+        let avg = stage(avg).mean_dim(0).reshape([batch, 1, height, width]);
+        let max = stage(max).max_dim(0).reshape([batch, 1, height, width]);
+        let maps = Tensor::cat(vec![avg, max], 1);
         self.conv_maps(maps)
     }
 

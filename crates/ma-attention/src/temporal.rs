@@ -3,6 +3,7 @@
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use snn_core::{mean_max, PoolBackend};
 
 use crate::mlp::SharedMlp;
 use crate::scale::scale;
@@ -23,18 +24,18 @@ impl<B: Backend> TemporalAttention<B> {
             mlp: SharedMlp::new(steps, hidden, device),
         }
     }
+}
 
+impl<B: PoolBackend> TemporalAttention<B> {
     /// The weights `g_t`, shape `[T, B]`.
     pub fn weights<const D: usize>(&self, x: &Tensor<B, D>) -> Tensor<B, 2> {
         let [steps, batch] = [x.dims()[0], x.dims()[1]];
-        let per_step: Tensor<B, 3> = x.clone().reshape([steps as i32, batch as i32, -1]);
-        // Pool each (t, b) slice, then lay the descriptors out as [B, T] rows for the MLP.
-        let avg = per_step
-            .clone()
-            .mean_dim(2)
-            .reshape([steps, batch])
-            .transpose();
-        let max = per_step.max_dim(2).reshape([steps, batch]).transpose();
+        // Pool each (t, b) slice in one fused pass, then lay the descriptors out as [B, T] rows
+        // for the MLP.
+        let per_step: Tensor<B, 3> = x.clone().reshape([(steps * batch) as i32, -1, 1]);
+        let (avg, max) = mean_max(per_step);
+        let avg = avg.reshape([steps, batch]).transpose();
+        let max = max.reshape([steps, batch]).transpose();
         self.mlp.weights(avg, max).transpose()
     }
 

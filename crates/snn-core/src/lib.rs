@@ -34,7 +34,7 @@ pub use error::{ConfigError, ShapeError};
 pub use fused::{LifBackend, MultiStep};
 pub use neuron::{Lif, LifState};
 pub use norm::{batch_norm_train, channel_affine, BatchNormBackend};
-pub use pool::{block_avg_pool2d, PoolBackend};
+pub use pool::{block_avg_pool2d, mean_max, PoolBackend};
 pub use stats::{FiringMonitor, FiringStats};
 
 /// Every kernel extension the network layers use: the fused neuron, the event-driven

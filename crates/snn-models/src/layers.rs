@@ -93,7 +93,7 @@ pub fn step_wise<B: Backend>(
 }
 
 /// The attention block's output, or `x` unchanged when the layer has none.
-pub fn attend<B: Backend, const D: usize>(
+pub fn attend<B: SnnBackend, const D: usize>(
     attention: &Option<MultiDimAttention<B>>,
     x: Tensor<B, D>,
 ) -> Tensor<B, D> {

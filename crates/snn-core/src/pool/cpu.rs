@@ -58,8 +58,143 @@ pub fn backward<E: KernelFloat>(grad: &[E], h: usize, w: usize, k: usize) -> Vec
     out
 }
 
+/// Mean and maximum over the middle axis of `[a, r, l]`; each `[a, l]`.
+pub fn mean_max<E: KernelFloat>(x: &[E], [a, r, l]: [usize; 3]) -> (Vec<E>, Vec<E>) {
+    let mut mean = vec![E::zero(); a * l];
+    let mut max = vec![E::neg_infinity(); a * l];
+    if a * r * l == 0 {
+        return (mean, max);
+    }
+    let inv: E = cast(1.0 / r as f64);
+    mean.par_chunks_mut(l)
+        .zip(max.par_chunks_mut(l))
+        .zip(x.par_chunks(r * l))
+        .with_min_len(64)
+        .for_each(|((mean, max), block)| {
+            for row in block.chunks_exact(l) {
+                for ((m, x), &v) in mean.iter_mut().zip(max.iter_mut()).zip(row) {
+                    *m = *m + v;
+                    // Strictly greater: the first maximum is kept (NaN never replaces it,
+                    // but a NaN in the input makes the mean NaN).
+                    if v > *x {
+                        *x = v;
+                    }
+                }
+            }
+            for m in mean.iter_mut() {
+                *m = *m * inv;
+            }
+        });
+    (mean, max)
+}
+
+/// Backward of [`mean_max`]: `grad_mean / r` everywhere, plus `grad_max` at the first position
+/// along `r` equal to the maximum.
+pub fn mean_max_backward<E: KernelFloat>(
+    x: &[E],
+    max: &[E],
+    grad_mean: Option<&[E]>,
+    grad_max: Option<&[E]>,
+    [a, r, l]: [usize; 3],
+) -> Vec<E> {
+    let mut out = vec![E::zero(); a * r * l];
+    if a * r * l == 0 {
+        return out;
+    }
+    let inv: E = cast(1.0 / r as f64);
+    out.par_chunks_mut(r * l)
+        .zip(x.par_chunks(r * l))
+        .enumerate()
+        .with_min_len(64)
+        .for_each_init(
+            || vec![false; l],
+            |found, (i, (out, block))| {
+                if let Some(g) = grad_mean {
+                    let g = &g[i * l..(i + 1) * l];
+                    for row in out.chunks_exact_mut(l) {
+                        for (o, &g) in row.iter_mut().zip(g) {
+                            *o = g * inv;
+                        }
+                    }
+                }
+                if let Some(g) = grad_max {
+                    let (g, m) = (&g[i * l..(i + 1) * l], &max[i * l..(i + 1) * l]);
+                    found.fill(false);
+                    for (orow, xrow) in out.chunks_exact_mut(l).zip(block.chunks_exact(l)) {
+                        for j in 0..l {
+                            if !found[j] && xrow[j] == m[j] {
+                                found[j] = true;
+                                orow[j] = orow[j] + g[j];
+                            }
+                        }
+                    }
+                }
+            },
+        );
+    out
+}
+
 fn kernel_dtype(t: &FlexTensor) -> Option<DType> {
     (matches!(t.dtype(), DType::F32 | DType::F64) && t.shape().num_dims() == 4).then(|| t.dtype())
+}
+
+/// [`super::PoolBackend::mean_max`] for `Flex`.
+pub(crate) fn flex_mean_max(x: FloatTensor<Flex>) -> super::MeanMax<Flex> {
+    fn run<E: KernelFloat>(x: &FlexTensor) -> super::MeanMax<Flex> {
+        let dims = x.shape().dims::<3>();
+        let x = contiguous::<E>(x);
+        let (mean, max) = mean_max(typed_slice::<E>(&x), dims);
+        let shape = Shape::new([dims[0], dims[2]]);
+        super::MeanMax {
+            mean: flex_from_vec(mean, shape.clone()),
+            max: flex_from_vec(max, shape),
+        }
+    }
+    let rank3 = x.shape().num_dims() == 3;
+    match x.dtype() {
+        DType::F32 if rank3 => run::<f32>(&x),
+        DType::F64 if rank3 => run::<f64>(&x),
+        _ => super::generic_mean_max::<Flex>(x),
+    }
+}
+
+/// [`super::PoolBackend::mean_max_backward`] for `Flex`.
+pub(crate) fn flex_mean_max_backward(
+    x: FloatTensor<Flex>,
+    grad_mean: Option<FloatTensor<Flex>>,
+    grad_max: Option<FloatTensor<Flex>>,
+) -> FloatTensor<Flex> {
+    fn run<E: KernelFloat>(
+        x: &FlexTensor,
+        grad_mean: Option<&FlexTensor>,
+        grad_max: Option<&FlexTensor>,
+    ) -> FlexTensor {
+        let dims = x.shape().dims::<3>();
+        let x = contiguous::<E>(x);
+        let xs = typed_slice::<E>(&x);
+        let (_, max) = mean_max(xs, dims);
+        let gm = grad_mean.map(contiguous::<E>);
+        let gx = grad_max.map(contiguous::<E>);
+        let out = mean_max_backward(
+            xs,
+            &max,
+            gm.as_ref().map(typed_slice::<E>),
+            gx.as_ref().map(typed_slice::<E>),
+            dims,
+        );
+        flex_from_vec(out, Shape::new(dims))
+    }
+    let dtype = x.dtype();
+    let ok = x.shape().num_dims() == 3
+        && grad_mean
+            .iter()
+            .chain(grad_max.iter())
+            .all(|g| g.dtype() == dtype);
+    match dtype {
+        DType::F32 if ok => run::<f32>(&x, grad_mean.as_ref(), grad_max.as_ref()),
+        DType::F64 if ok => run::<f64>(&x, grad_mean.as_ref(), grad_max.as_ref()),
+        _ => super::generic_mean_max_backward::<Flex>(x, grad_mean, grad_max),
+    }
 }
 
 /// [`super::PoolBackend::block_avg_pool2d`] for `Flex`.

@@ -5,9 +5,13 @@
 //! about 8% of an event-network training step; this is one pass over the input in each
 //! direction.
 //!
-//! A burn backend extension like [`crate::LifBackend`]: the default method is burn's
-//! `avg_pool2d` (CUDA keeps it); `Flex` runs [`cpu`] for f32 and f64; `Autodiff<B>` records one
-//! node whose backward spreads each output gradient evenly over its window.
+//! Also the attention's squeeze: the mean and the maximum over the middle axis of `[A, R, L]`
+//! in one pass, with a one-pass backward (burn's `mean_dim` and `max_dim` gradients each
+//! materialise full-size intermediates; together they were 12% of a TCSA training step).
+//!
+//! A burn backend extension like [`crate::LifBackend`]: the default methods are burn's ops
+//! (CUDA keeps them); `Flex` runs [`cpu`] for f32 and f64; `Autodiff<B>` records one node per
+//! output whose backward calls the inner backend's backward.
 
 pub mod cpu;
 
@@ -20,8 +24,34 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
-/// A backend that can average-pool `[N, C, H, W]` over non-overlapping `k x k` windows.
+/// Mean and maximum over the middle axis, both `[A, L]`.
+#[derive(Debug)]
+pub struct MeanMax<B: Backend> {
+    /// Mean over `R`.
+    pub mean: FloatTensor<B>,
+    /// Maximum over `R`.
+    pub max: FloatTensor<B>,
+}
+
+/// A backend that can average-pool `[N, C, H, W]` over non-overlapping `k x k` windows, and
+/// pool `[A, R, L]` to its mean and maximum over `R`.
 pub trait PoolBackend: Backend {
+    /// Mean and maximum of `x` (`[A, R, L]`) over `R`.
+    fn mean_max(x: FloatTensor<Self>) -> MeanMax<Self> {
+        generic_mean_max::<Self>(x)
+    }
+
+    /// The gradient of [`mean_max`](Self::mean_max) with respect to `x`, given the output
+    /// gradients (at least one): `grad_mean / R` everywhere plus `grad_max` at the first
+    /// maximum along `R` (the rule of burn's and PyTorch's `max`).
+    fn mean_max_backward(
+        x: FloatTensor<Self>,
+        grad_mean: Option<FloatTensor<Self>>,
+        grad_max: Option<FloatTensor<Self>>,
+    ) -> FloatTensor<Self> {
+        generic_mean_max_backward::<Self>(x, grad_mean, grad_max)
+    }
+
     /// Average of each `k x k` window; `H` and `W` must be multiples of `k`.
     fn block_avg_pool2d(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
         Self::avg_pool2d(x, [k, k], [k, k], [0, 0], true, false)
@@ -40,6 +70,18 @@ pub trait PoolBackend: Backend {
 }
 
 impl PoolBackend for burn_flex::Flex {
+    fn mean_max(x: FloatTensor<Self>) -> MeanMax<Self> {
+        cpu::flex_mean_max(x)
+    }
+
+    fn mean_max_backward(
+        x: FloatTensor<Self>,
+        grad_mean: Option<FloatTensor<Self>>,
+        grad_max: Option<FloatTensor<Self>>,
+    ) -> FloatTensor<Self> {
+        cpu::flex_mean_max_backward(x, grad_mean, grad_max)
+    }
+
     fn block_avg_pool2d(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
         cpu::flex_forward(x, k)
     }
@@ -79,7 +121,63 @@ impl<B: PoolBackend> Backward<B, 1> for PoolBackward {
     }
 }
 
+/// Which output of [`PoolBackend::mean_max`] a graph node stands for.
+#[derive(Debug, Clone, Copy)]
+enum Descriptor {
+    Mean,
+    Max,
+}
+
+#[derive(Debug)]
+struct MeanMaxBackward;
+
+impl<B: PoolBackend> Backward<B, 1> for MeanMaxBackward {
+    /// The input and which output this node is.
+    type State = (FloatTensor<B>, Descriptor);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, which) = ops.state;
+        let (mean, max) = match which {
+            Descriptor::Mean => (Some(grad), None),
+            Descriptor::Max => (None, Some(grad)),
+        };
+        if let [Some(node)] = ops.parents {
+            grads.register::<B>(node.id, B::mean_max_backward(x, mean, max));
+        }
+    }
+}
+
 impl<B: PoolBackend, C: CheckpointStrategy> PoolBackend for Autodiff<B, C> {
+    fn mean_max(x: FloatTensor<Self>) -> MeanMax<Self> {
+        let out = B::mean_max(x.primitive.clone());
+        let track = |value: FloatTensor<B>, which: Descriptor| match MeanMaxBackward
+            .prepare::<C>([x.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((x.primitive.clone(), which), value),
+            OpsKind::UnTracked(prep) => prep.finish(value),
+        };
+        MeanMax {
+            mean: track(out.mean, Descriptor::Mean),
+            max: track(out.max, Descriptor::Max),
+        }
+    }
+
+    fn mean_max_backward(
+        x: FloatTensor<Self>,
+        grad_mean: Option<FloatTensor<Self>>,
+        grad_max: Option<FloatTensor<Self>>,
+    ) -> FloatTensor<Self> {
+        // Second-order use is not supported: computed on the inner backend, untracked.
+        Self::from_inner(B::mean_max_backward(
+            x.primitive,
+            grad_mean.map(|g| g.primitive),
+            grad_max.map(|g| g.primitive),
+        ))
+    }
+
     fn block_avg_pool2d(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
         let out = B::block_avg_pool2d(x.primitive.clone(), k);
         match PoolBackward
@@ -119,4 +217,52 @@ pub fn block_avg_pool2d<B: PoolBackend>(x: Tensor<B, 4>, k: usize) -> Tensor<B, 
         x.into_primitive().tensor(),
         k,
     )))
+}
+
+/// Mean and maximum of `x` (`[A, R, L]`) over `R`, each `[A, L]`, both differentiable (the
+/// maximum's gradient goes to the first maximum along `R`).
+pub fn mean_max<B: PoolBackend>(x: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let out = B::mean_max(x.into_primitive().tensor());
+    (
+        Tensor::from_primitive(TensorPrimitive::Float(out.mean)),
+        Tensor::from_primitive(TensorPrimitive::Float(out.max)),
+    )
+}
+
+/// [`PoolBackend::mean_max`] from burn's `mean_dim` and `max_dim`: the default, and the
+/// reference the CPU kernel is tested against.
+pub fn generic_mean_max<B: Backend>(x: FloatTensor<B>) -> MeanMax<B> {
+    let x: Tensor<B, 3> = Tensor::from_primitive(TensorPrimitive::Float(x));
+    let [a, _, l] = x.dims();
+    MeanMax {
+        mean: x
+            .clone()
+            .mean_dim(1)
+            .reshape([a, l])
+            .into_primitive()
+            .tensor(),
+        max: x.max_dim(1).reshape([a, l]).into_primitive().tensor(),
+    }
+}
+
+/// [`PoolBackend::mean_max_backward`] from burn's ops (`argmax`, `scatter`).
+pub fn generic_mean_max_backward<B: Backend>(
+    x: FloatTensor<B>,
+    grad_mean: Option<FloatTensor<B>>,
+    grad_max: Option<FloatTensor<B>>,
+) -> FloatTensor<B> {
+    let x: Tensor<B, 3> = Tensor::from_primitive(TensorPrimitive::Float(x));
+    let [a, r, l] = x.dims();
+    let wrap = |g: FloatTensor<B>| {
+        Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(g)).reshape([a, 1, l])
+    };
+    let mut grad = x.zeros_like();
+    if let Some(g) = grad_mean {
+        grad = grad + wrap(g).div_scalar(r as f64).expand([a, r, l]);
+    }
+    if let Some(g) = grad_max {
+        let first = x.argmax(1);
+        grad = grad.scatter(1, first, wrap(g), burn::tensor::IndexingUpdateOp::Add);
+    }
+    grad.into_primitive().tensor()
 }
