@@ -256,33 +256,39 @@ pub fn sources(data: &DataConfig, seed: u64) -> Result<(EventWindows, EventWindo
     );
     let framing: WindowFraming = data.framing.into();
     let train = store(data, Split::Train)?;
-    let test = store(data, Split::Test)?;
     ensure!(
         !train.is_empty(),
         "{}: no training samples",
         data.root.display()
     );
+    let train = EventWindows::new(
+        train,
+        framing,
+        data.batch,
+        seed,
+        Sampling::Train {
+            random_start: data.random_start,
+        },
+    );
+    Ok((train, test_source(data, seed)?.0))
+}
+
+/// The test source of a run (its clips per sample, its test batch) and the number of samples.
+pub fn test_source(data: &DataConfig, seed: u64) -> Result<(EventWindows, usize)> {
+    ensure!(data.test_batch > 0, "batch sizes must be at least 1");
+    let test = store(data, Split::Test)?;
     ensure!(!test.is_empty(), "{}: no test samples", data.root.display());
-    Ok((
-        EventWindows::new(
-            train,
-            framing,
-            data.batch,
-            seed,
-            Sampling::Train {
-                random_start: data.random_start,
-            },
-        ),
-        EventWindows::new(
-            test,
-            framing,
-            data.test_batch,
-            seed,
-            Sampling::Test {
-                clips: data.test_clips,
-            },
-        ),
-    ))
+    let samples = test.len();
+    let windows = EventWindows::new(
+        test,
+        data.framing.into(),
+        data.test_batch,
+        seed,
+        Sampling::Test {
+            clips: data.test_clips,
+        },
+    );
+    Ok((windows, samples))
 }
 
 /// Checks that the data fit the network.

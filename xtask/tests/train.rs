@@ -97,6 +97,20 @@ fn train_from_a_run_file_stops_resumes_and_evaluates() {
     ok(&eval);
     let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     assert_eq!(report["samples"], 11);
+    // The run file beside the checkpoint drives the evaluation: the run's own test source
+    // (its clips per sample, hence a vote accuracy), the same numbers as training logged.
+    let vote = report["test_acc_vote"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&vote), "{report}");
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let best_logged = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|r| r["test"]["acc_vote"].as_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert!(
+        (vote - best_logged).abs() < 1e-9,
+        "eval vote {vote} vs best logged {best_logged}"
+    );
 
     // A framing that does not fit the network is refused before any work.
     let mut bad = run.clone();
