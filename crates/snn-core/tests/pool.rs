@@ -66,7 +66,14 @@ fn a_size_that_is_not_a_multiple_is_refused() {
 fn mean_max_matches_mean_dim_and_max_dim() {
     use snn_core::mean_max;
     for (dtype, tol) in [(DType::F64, 1e-14), (DType::F32, 1e-6)] {
-        for dims in [[3, 5, 4], [6, 7, 1], [1, 1, 3], [2, 4, 2]] {
+        for dims in [
+            [3, 5, 4],
+            [6, 7, 1],
+            [3, 21, 1],
+            [2, 64, 1],
+            [1, 1, 3],
+            [2, 4, 2],
+        ] {
             let n: usize = dims.iter().product();
             // Coarse values so that ties occur along R.
             let values: Vec<f64> = (0..n).map(|i| ((i * 7919) % 5) as f64 - 2.0).collect();

@@ -58,6 +58,38 @@ pub fn backward<E: KernelFloat>(grad: &[E], h: usize, w: usize, k: usize) -> Vec
     out
 }
 
+/// Sum and maximum of a row, in eight lanes (the maximum is the same whatever the lane order;
+/// ties do not matter for the value).
+#[inline]
+fn row_sum_max<E: KernelFloat>(row: &[E]) -> (E, E) {
+    const LANES: usize = 8;
+    let mut sums = [E::zero(); LANES];
+    let mut tops = [E::neg_infinity(); LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for k in 0..LANES {
+            sums[k] = sums[k] + chunk[k];
+            tops[k] = if chunk[k] > tops[k] {
+                chunk[k]
+            } else {
+                tops[k]
+            };
+        }
+    }
+    let mut sum = sums.iter().fold(E::zero(), |a, &b| a + b);
+    let mut top = tops
+        .iter()
+        .fold(E::neg_infinity(), |a, &b| if b > a { b } else { a });
+    for &v in tail {
+        sum = sum + v;
+        if v > top {
+            top = v;
+        }
+    }
+    (sum, top)
+}
+
 /// Mean and maximum over the middle axis of `[a, r, l]`; each `[a, l]`.
 pub fn mean_max<E: KernelFloat>(x: &[E], [a, r, l]: [usize; 3]) -> (Vec<E>, Vec<E>) {
     let mut mean = vec![E::zero(); a * l];
@@ -66,6 +98,20 @@ pub fn mean_max<E: KernelFloat>(x: &[E], [a, r, l]: [usize; 3]) -> (Vec<E>, Vec<
         return (mean, max);
     }
     let inv: E = cast(1.0 / r as f64);
+    if l == 1 {
+        // One contiguous row per output (CA, TA): eight independent lanes so the sum and the
+        // maximum vectorise.
+        mean.par_iter_mut()
+            .zip(max.par_iter_mut())
+            .zip(x.par_chunks(r))
+            .with_min_len(64)
+            .for_each(|((mean, max), row)| {
+                let (sum, top) = row_sum_max(row);
+                *mean = sum * inv;
+                *max = top;
+            });
+        return (mean, max);
+    }
     mean.par_chunks_mut(l)
         .zip(max.par_chunks_mut(l))
         .zip(x.par_chunks(r * l))
@@ -109,7 +155,9 @@ pub fn mean_max_backward<E: KernelFloat>(
         .for_each_init(
             || vec![false; l],
             |found, (i, (out, block))| {
-                if let Some(g) = grad_mean {
+                if let (Some(g), 1) = (grad_mean, l) {
+                    out.fill(g[i] * inv);
+                } else if let Some(g) = grad_mean {
                     let g = &g[i * l..(i + 1) * l];
                     for row in out.chunks_exact_mut(l) {
                         for (o, &g) in row.iter_mut().zip(g) {
@@ -117,7 +165,12 @@ pub fn mean_max_backward<E: KernelFloat>(
                         }
                     }
                 }
-                if let Some(g) = grad_max {
+                if let (Some(g), 1) = (grad_max, l) {
+                    // One row: the first position equal to the maximum.
+                    if let Some(p) = block.iter().position(|&v| v == max[i]) {
+                        out[p] = out[p] + g[i];
+                    }
+                } else if let Some(g) = grad_max {
                     let (g, m) = (&g[i * l..(i + 1) * l], &max[i * l..(i + 1) * l]);
                     found.fill(false);
                     for (orow, xrow) in out.chunks_exact_mut(l).zip(block.chunks_exact(l)) {
