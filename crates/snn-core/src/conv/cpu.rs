@@ -23,6 +23,11 @@ use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloa
 /// forward.
 pub const DENSE_ABOVE: f64 = 0.4;
 
+/// The weight gradient is summed in this many fixed groups of frames (in parallel), then the
+/// groups in order: enough groups to keep two to a few dozen threads busy, few enough that the
+/// per-group partial gradients stay small.
+const WEIGHT_GRAD_GROUPS: usize = 32;
+
 /// Shape of a stride-1, undilated, single-group convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
@@ -375,13 +380,20 @@ pub fn weight_grad<E: KernelFloat>(x: &[E], grad_out: &[E], g: Geometry) -> Vec<
     let grad_cl = if g.out_frame() == 0 || g.in_frame() == 0 {
         vec![E::zero(); taps * co]
     } else {
-        grad_out
-            .par_chunks(g.out_frame())
-            .zip(x.par_chunks(g.in_frame()))
-            .with_min_len(8)
-            .fold(
-                || (vec![E::zero(); taps * co], vec![E::zero(); pixels * co]),
-                |(mut grad_cl, mut scratch), (grad_frame, frame)| {
+        // Fixed groups of frames, each summed in frame order, then the groups summed in
+        // order: the result does not depend on how rayon schedules the work, so training is
+        // bit-for-bit repeatable (an adaptive fold/reduce is not).
+        let group = g.frames.div_ceil(WEIGHT_GRAD_GROUPS).max(1);
+        let partials: Vec<Vec<E>> = grad_out
+            .par_chunks(group * g.out_frame())
+            .zip(x.par_chunks(group * g.in_frame()))
+            .map(|(grad_frames, frames)| {
+                let mut grad_cl = vec![E::zero(); taps * co];
+                let mut scratch = vec![E::zero(); pixels * co];
+                for (grad_frame, frame) in grad_frames
+                    .chunks_exact(g.out_frame())
+                    .zip(frames.chunks_exact(g.in_frame()))
+                {
                     // Channels-last copy of this frame's output gradient.
                     for (c, plane) in grad_frame.chunks_exact(pixels).enumerate() {
                         for (p, &v) in plane.iter().enumerate() {
@@ -389,17 +401,15 @@ pub fn weight_grad<E: KernelFloat>(x: &[E], grad_out: &[E], g: Geometry) -> Vec<
                         }
                     }
                     gather_dispatch(avx2, frame, &scratch, &g, &mut grad_cl);
-                    (grad_cl, scratch)
-                },
-            )
-            .map(|(grad_cl, _)| grad_cl)
-            .reduce(
-                || vec![E::zero(); taps * co],
-                |mut a, b| {
-                    add(&mut a, &b);
-                    a
-                },
-            )
+                }
+                grad_cl
+            })
+            .collect();
+        let mut total = vec![E::zero(); taps * co];
+        for partial in &partials {
+            add(&mut total, partial);
+        }
+        total
     };
     // [C_in * KH * KW, C_out] -> [C_out, C_in * KH * KW].
     let mut grad = vec![E::zero(); taps * co];
@@ -754,6 +764,40 @@ mod tests {
                     .sum();
                 assert!((grad[k] - expected).abs() < 1e-12, "weight grad {i}/{k}");
             }
+        }
+    }
+
+    #[test]
+    fn weight_gradient_does_not_depend_on_the_thread_count() {
+        let g = Geometry {
+            frames: 70,
+            c_in: 3,
+            height: 6,
+            width: 5,
+            c_out: 4,
+            kernel_h: 3,
+            kernel_w: 3,
+            pad_h: 1,
+            pad_w: 1,
+        };
+        let x: Vec<f32> = values(g.frames * g.in_frame(), 5, 0.7)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        let grad: Vec<f32> = values(g.frames * g.out_frame(), 9, 0.0)
+            .into_iter()
+            .map(|v| v as f32 * 0.37)
+            .collect();
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| weight_grad(&x, &grad, g))
+        };
+        let one = run(1);
+        for threads in [2, 3, 7] {
+            assert_eq!(run(threads), one, "{threads} threads");
         }
     }
 }
