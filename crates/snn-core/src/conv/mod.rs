@@ -179,8 +179,9 @@ pub(crate) fn composed_affine_pool<B: EventConvBackend>(
 /// The evaluation-mode conv block `avg_pool(conv(x) * scale + shift)` in one pass on backends
 /// with an event kernel ([`EventConvBackend::event_conv2d_affine_pool`]).
 ///
-/// # Panics
-/// If the output height or width is not a multiple of `pool`, or `pool` is 0.
+/// `pool` should divide the output height and width (the event network checks this when it is
+/// built); otherwise the trailing rows and columns are dropped, as by `avg_pool2d`, through the
+/// composed path. `pool` must be at least 1.
 pub fn event_conv2d_affine_pool<B: EventConvBackend>(
     x: Tensor<B, 4>,
     weight: Tensor<B, 4>,
