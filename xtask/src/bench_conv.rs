@@ -2,8 +2,6 @@
 //! dense convolution on the CPU, forward and weight gradient, over a range of input densities.
 //! The crossover sets `snn_core::conv::cpu::DENSE_ABOVE`.
 
-use std::time::Instant;
-
 use anyhow::{ensure, Result};
 use burn::backend::Flex;
 use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
@@ -11,6 +9,8 @@ use burn::tensor::{Distribution, Tensor, TensorPrimitive};
 use clap::Args;
 use serde::Serialize;
 use snn_core::conv::cpu::{forward, weight_grad, Geometry};
+
+use crate::bench::time_ms;
 
 /// Options of `bench conv`.
 #[derive(Args)]
@@ -55,19 +55,6 @@ struct Report {
     rows: Vec<Row>,
 }
 
-fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    crate::bench::median(
-        (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .collect(),
-    )
-}
-
 fn primitive<const D: usize>(t: Tensor<Flex, D>) -> FloatTensor<Flex> {
     t.into_primitive().tensor()
 }
@@ -110,10 +97,10 @@ pub fn run(args: ConvBenchArgs) -> Result<()> {
             &device,
         );
         let x_host: Vec<f32> = x.to_data().to_vec().expect("f32 input");
-        let event_forward_ms = median_ms(args.reps, || {
+        let event_forward_ms = time_ms(args.reps, || {
             std::hint::black_box(forward(&x_host, &w_host, None, g));
         });
-        let dense_forward_ms = median_ms(args.reps, || {
+        let dense_forward_ms = time_ms(args.reps, || {
             let out = Flex::conv2d(
                 primitive(x.clone()),
                 primitive(weight.clone()),
@@ -124,10 +111,10 @@ pub fn run(args: ConvBenchArgs) -> Result<()> {
                 out,
             )));
         });
-        let event_weight_grad_ms = median_ms(args.reps, || {
+        let event_weight_grad_ms = time_ms(args.reps, || {
             std::hint::black_box(weight_grad(&x_host, &g_host, g));
         });
-        let dense_weight_grad_ms = median_ms(args.reps, || {
+        let dense_weight_grad_ms = time_ms(args.reps, || {
             let out = Flex::conv2d_weight_backward(
                 primitive(x.clone()),
                 primitive(weight.clone()),

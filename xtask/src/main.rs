@@ -77,10 +77,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     // Before any worker thread starts: activations are reused between steps instead of being
     // unmapped and faulted in again (see snn_train::memory).
-    let retained = snn_train::memory::retain_freed_memory();
-    if std::env::var_os("SNN_DEBUG_ALLOC").is_some() {
-        eprintln!("retain_freed_memory: {retained}");
-    }
+    snn_train::memory::retain_freed_memory();
     match cli.command {
         Command::Bench { which } => bench::run(which),
         Command::VerifyOfficial(args) => verify::run(args),

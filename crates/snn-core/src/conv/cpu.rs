@@ -13,6 +13,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
+use crate::norm::cpu::{channel_sums, to_f64};
 
 /// Above this fraction of non-zero inputs the dense (im2col + GEMM) forward convolution is
 /// faster than walking the non-zeros, and the `Flex` forward hands over to it. Measured with
@@ -619,19 +620,9 @@ pub(crate) fn flex_conv2d_bias_backward(
         let [n, c, h, w] = grad.shape().dims::<4>();
         let grad = contiguous::<E>(grad);
         let g = typed_slice::<E>(&grad);
-        let plane = h * w;
-        let sums: Vec<E> = (0..c)
-            .into_par_iter()
-            .map(|ch| {
-                let mut total = 0.0f64;
-                for frame in 0..n {
-                    let start = (frame * c + ch) * plane;
-                    for v in &g[start..start + plane] {
-                        total += num_traits::ToPrimitive::to_f64(v).unwrap_or(f64::NAN);
-                    }
-                }
-                cast(total)
-            })
+        let sums: Vec<E> = channel_sums([n, c, h * w], |i, _| to_f64(g[i]))
+            .into_iter()
+            .map(cast)
             .collect();
         flex_from_vec(sums, Shape::new([c]))
     }

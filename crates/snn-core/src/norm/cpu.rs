@@ -18,7 +18,7 @@ type Dims = [usize; 3];
 
 /// Sum over `N` and `S` of `f(i)` for each channel, where `i` runs over the channel's flat
 /// indices; in parallel over channels.
-fn channel_sums(dims: Dims, f: impl Fn(usize, usize) -> f64 + Sync) -> Vec<f64> {
+pub(crate) fn channel_sums(dims: Dims, f: impl Fn(usize, usize) -> f64 + Sync) -> Vec<f64> {
     let [n, c, s] = dims;
     (0..c)
         .into_par_iter()
@@ -35,7 +35,7 @@ fn channel_sums(dims: Dims, f: impl Fn(usize, usize) -> f64 + Sync) -> Vec<f64> 
         .collect()
 }
 
-fn to_f64<E: KernelFloat>(v: E) -> f64 {
+pub(crate) fn to_f64<E: KernelFloat>(v: E) -> f64 {
     ToPrimitive::to_f64(&v).unwrap_or(f64::NAN)
 }
 

@@ -214,23 +214,25 @@ pub(crate) fn flex_mean_max(x: FloatTensor<Flex>) -> super::MeanMax<Flex> {
 /// [`super::PoolBackend::mean_max_backward`] for `Flex`.
 pub(crate) fn flex_mean_max_backward(
     x: FloatTensor<Flex>,
+    max: FloatTensor<Flex>,
     grad_mean: Option<FloatTensor<Flex>>,
     grad_max: Option<FloatTensor<Flex>>,
 ) -> FloatTensor<Flex> {
     fn run<E: KernelFloat>(
         x: &FlexTensor,
+        max: &FlexTensor,
         grad_mean: Option<&FlexTensor>,
         grad_max: Option<&FlexTensor>,
     ) -> FlexTensor {
         let dims = x.shape().dims::<3>();
         let x = contiguous::<E>(x);
         let xs = typed_slice::<E>(&x);
-        let (_, max) = mean_max(xs, dims);
+        let max = contiguous::<E>(max);
         let gm = grad_mean.map(contiguous::<E>);
         let gx = grad_max.map(contiguous::<E>);
         let out = mean_max_backward(
             xs,
-            &max,
+            typed_slice::<E>(&max),
             gm.as_ref().map(typed_slice::<E>),
             gx.as_ref().map(typed_slice::<E>),
             dims,
@@ -239,14 +241,15 @@ pub(crate) fn flex_mean_max_backward(
     }
     let dtype = x.dtype();
     let ok = x.shape().num_dims() == 3
+        && max.dtype() == dtype
         && grad_mean
             .iter()
             .chain(grad_max.iter())
             .all(|g| g.dtype() == dtype);
     match dtype {
-        DType::F32 if ok => run::<f32>(&x, grad_mean.as_ref(), grad_max.as_ref()),
-        DType::F64 if ok => run::<f64>(&x, grad_mean.as_ref(), grad_max.as_ref()),
-        _ => super::generic_mean_max_backward::<Flex>(x, grad_mean, grad_max),
+        DType::F32 if ok => run::<f32>(&x, &max, grad_mean.as_ref(), grad_max.as_ref()),
+        DType::F64 if ok => run::<f64>(&x, &max, grad_mean.as_ref(), grad_max.as_ref()),
+        _ => super::generic_mean_max_backward::<Flex>(x, max, grad_mean, grad_max),
     }
 }
 

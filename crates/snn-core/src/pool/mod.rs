@@ -41,15 +41,16 @@ pub trait PoolBackend: Backend {
         generic_mean_max::<Self>(x)
     }
 
-    /// The gradient of [`mean_max`](Self::mean_max) with respect to `x`, given the output
-    /// gradients (at least one): `grad_mean / R` everywhere plus `grad_max` at the first
-    /// maximum along `R` (the rule of burn's and PyTorch's `max`).
+    /// The gradient of [`mean_max`](Self::mean_max) with respect to `x`, given the forward
+    /// pass's maximum and the output gradients (at least one): `grad_mean / R` everywhere plus
+    /// `grad_max` at the first maximum along `R` (the rule of burn's and PyTorch's `max`).
     fn mean_max_backward(
         x: FloatTensor<Self>,
+        max: FloatTensor<Self>,
         grad_mean: Option<FloatTensor<Self>>,
         grad_max: Option<FloatTensor<Self>>,
     ) -> FloatTensor<Self> {
-        generic_mean_max_backward::<Self>(x, grad_mean, grad_max)
+        generic_mean_max_backward::<Self>(x, max, grad_mean, grad_max)
     }
 
     /// Average of each `k x k` window; `H` and `W` must be multiples of `k`.
@@ -76,10 +77,11 @@ impl PoolBackend for burn_flex::Flex {
 
     fn mean_max_backward(
         x: FloatTensor<Self>,
+        max: FloatTensor<Self>,
         grad_mean: Option<FloatTensor<Self>>,
         grad_max: Option<FloatTensor<Self>>,
     ) -> FloatTensor<Self> {
-        cpu::flex_mean_max_backward(x, grad_mean, grad_max)
+        cpu::flex_mean_max_backward(x, max, grad_mean, grad_max)
     }
 
     fn block_avg_pool2d(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
@@ -132,18 +134,18 @@ enum Descriptor {
 struct MeanMaxBackward;
 
 impl<B: PoolBackend> Backward<B, 1> for MeanMaxBackward {
-    /// The input and which output this node is.
-    type State = (FloatTensor<B>, Descriptor);
+    /// The input, the forward maximum and which output this node is.
+    type State = (FloatTensor<B>, FloatTensor<B>, Descriptor);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
-        let (x, which) = ops.state;
+        let (x, max_value, which) = ops.state;
         let (mean, max) = match which {
             Descriptor::Mean => (Some(grad), None),
             Descriptor::Max => (None, Some(grad)),
         };
         if let [Some(node)] = ops.parents {
-            grads.register::<B>(node.id, B::mean_max_backward(x, mean, max));
+            grads.register::<B>(node.id, B::mean_max_backward(x, max_value, mean, max));
         }
     }
 }
@@ -156,23 +158,27 @@ impl<B: PoolBackend, C: CheckpointStrategy> PoolBackend for Autodiff<B, C> {
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((x.primitive.clone(), which), value),
+            OpsKind::Tracked(prep) => {
+                prep.finish((x.primitive.clone(), out.max.clone(), which), value)
+            }
             OpsKind::UnTracked(prep) => prep.finish(value),
         };
         MeanMax {
-            mean: track(out.mean, Descriptor::Mean),
-            max: track(out.max, Descriptor::Max),
+            mean: track(out.mean.clone(), Descriptor::Mean),
+            max: track(out.max.clone(), Descriptor::Max),
         }
     }
 
     fn mean_max_backward(
         x: FloatTensor<Self>,
+        max: FloatTensor<Self>,
         grad_mean: Option<FloatTensor<Self>>,
         grad_max: Option<FloatTensor<Self>>,
     ) -> FloatTensor<Self> {
         // Second-order use is not supported: computed on the inner backend, untracked.
         Self::from_inner(B::mean_max_backward(
             x.primitive,
+            max.primitive,
             grad_mean.map(|g| g.primitive),
             grad_max.map(|g| g.primitive),
         ))
@@ -245,9 +251,11 @@ pub fn generic_mean_max<B: Backend>(x: FloatTensor<B>) -> MeanMax<B> {
     }
 }
 
-/// [`PoolBackend::mean_max_backward`] from burn's ops (`argmax`, `scatter`).
+/// [`PoolBackend::mean_max_backward`] from burn's ops: `argmax` finds the first maximum (so
+/// the forward maximum is not needed) and `scatter` places its gradient.
 pub fn generic_mean_max_backward<B: Backend>(
     x: FloatTensor<B>,
+    _max: FloatTensor<B>,
     grad_mean: Option<FloatTensor<B>>,
     grad_max: Option<FloatTensor<B>>,
 ) -> FloatTensor<B> {
