@@ -3,68 +3,17 @@
 //! finite-difference check of the input gradient, the `Flex` kernels against the generic
 //! tensor-op path (f64 and f32), `channel_affine`, and the `N * S == 1` edge case.
 
-use burn::backend::{Autodiff, Flex};
+use burn::backend::Flex;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 use snn_core::norm::generic;
 use snn_core::{batch_norm_train, channel_affine, BatchNormBackend};
 
-type B = Autodiff<Flex>;
+mod common;
+
+use common::{assert_close, inner_values, max_abs, max_abs_diff, tensor, values, Rng, B};
 
 const EPS: f64 = 1e-5;
-
-/// SplitMix64: a tiny deterministic generator, so the tests need no RNG crate.
-struct Rng(u64);
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn uniform(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n).map(|_| lo + (hi - lo) * self.next_f64()).collect()
-    }
-}
-
-fn tensor<const D: usize>(values: Vec<f64>, dims: [usize; D]) -> Tensor<B, D> {
-    Tensor::from_data(
-        TensorData::new(values, dims),
-        (&Default::default(), DType::F64),
-    )
-}
-
-fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-    t.into_data().iter::<f64>().collect()
-}
-
-/// Values of an inner-backend tensor (a gradient).
-fn inner_values<const D: usize>(t: Tensor<Flex, D>) -> Vec<f64> {
-    t.into_data().iter::<f64>().collect()
-}
-
-fn max_abs(a: &[f64]) -> f64 {
-    a.iter().fold(0.0, |m, v| f64::max(m, v.abs()))
-}
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
-
-/// Asserts `|a - b| <= tol * max(1, max|b|)` element-wise.
-fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
-    let scale = max_abs(b).max(1.0);
-    let diff = max_abs_diff(a, b);
-    assert!(
-        diff <= tol * scale,
-        "{what}: differs by {diff} (scale {scale}, tolerance {tol})"
-    );
-}
 
 /// The definition, in plain f64 loops: output, mean, biased variance.
 fn direct(

@@ -3,29 +3,16 @@
 //! with fixed and learnable decay; and the generic path (the CUDA kernel's reference) against the
 //! CPU kernel.
 
-use burn::backend::{Autodiff, Flex};
+use burn::backend::Flex;
 use burn::module::Param;
 use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 use snn_core::fused::{generic, LifBackend};
 use snn_core::{FireTest, Lif, LifConfig, Reset, Surrogate};
 
-type B = Autodiff<Flex>;
+mod common;
 
-/// SplitMix64: a tiny deterministic generator, so the tests need no RNG crate.
-struct Rng(u64);
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn uniform(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n).map(|_| lo + (hi - lo) * self.next_f64()).collect()
-    }
-}
+use common::{Rng, B};
 
 fn tensor3(values: Vec<f64>, dims: [usize; 3]) -> Tensor<B, 3> {
     Tensor::from_data(

@@ -1,0 +1,80 @@
+//! Helpers shared by the kernel tests: a tiny deterministic generator, f64 tensors on
+//! `Autodiff<Flex>`, and tolerance checks. Each test file uses a subset.
+#![allow(dead_code)]
+
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{DType, Tensor, TensorData};
+
+/// The autodiff backend the f64 tests run on.
+pub type B = Autodiff<Flex>;
+
+/// SplitMix64: a tiny deterministic generator, so the tests need no RNG crate.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn uniform(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| lo + (hi - lo) * self.next_f64()).collect()
+    }
+    /// Binary spikes: 1 with probability `density`, else 0.
+    pub fn spikes(&mut self, n: usize, density: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| if self.next_f64() < density { 1.0 } else { 0.0 })
+            .collect()
+    }
+    /// Event counts: non-zero (1, 2 or 3) with probability `density`, else 0.
+    pub fn counts(&mut self, n: usize, density: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                if self.next_f64() < density {
+                    1.0 + (self.next_f64() * 3.0).floor().min(2.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+}
+
+pub fn tensor<const D: usize>(values: Vec<f64>, dims: [usize; D]) -> Tensor<B, D> {
+    Tensor::from_data(
+        TensorData::new(values, dims),
+        (&Default::default(), DType::F64),
+    )
+}
+
+pub fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
+    t.into_data().iter::<f64>().collect()
+}
+
+/// Values of an inner-backend tensor (a gradient).
+pub fn inner_values<const D: usize>(t: Tensor<Flex, D>) -> Vec<f64> {
+    t.into_data().iter::<f64>().collect()
+}
+
+pub fn max_abs(a: &[f64]) -> f64 {
+    a.iter().fold(0.0, |m, v| f64::max(m, v.abs()))
+}
+
+pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Asserts `|a - b| <= tol * max(1, max|b|)` element-wise.
+pub fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
+    let scale = max_abs(b).max(1.0);
+    let diff = max_abs_diff(a, b);
+    assert!(
+        diff <= tol * scale,
+        "{what}: differs by {diff} (scale {scale}, tolerance {tol})"
+    );
+}
