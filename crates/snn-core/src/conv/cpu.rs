@@ -279,12 +279,14 @@ pub fn forward<E: KernelFloat>(x: &[E], weight: &[E], bias: Option<&[E]>, g: Geo
     let co = g.c_out;
     let avx2 = has_avx2();
     let mut out = vec![E::zero(); g.frames * g.out_frame()];
-    if g.out_frame() == 0 || g.in_frame() == 0 {
-        if let Some(bias) = bias {
-            for frame in out.chunks_exact_mut(pixels.max(1) * co) {
-                for (c, plane) in frame.chunks_exact_mut(pixels.max(1)).enumerate() {
-                    plane.fill(bias[c]);
-                }
+    if g.out_frame() == 0 {
+        return out;
+    }
+    if g.in_frame() == 0 {
+        // No input channels: the output is the bias.
+        for frame in out.chunks_exact_mut(g.out_frame()) {
+            for (c, plane) in frame.chunks_exact_mut(pixels).enumerate() {
+                plane.fill(bias.map_or(E::zero(), |b| b[c]));
             }
         }
         return out;

@@ -5,7 +5,7 @@
 //! run in parallel over the `N` axis with per-channel coefficients computed once.
 
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
+use burn::tensor::{DType, Shape, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use num_traits::ToPrimitive;
 use rayon::prelude::*;
@@ -153,9 +153,10 @@ fn kernel_dtype(tensors: &[&FlexTensor]) -> Option<DType> {
     .then_some(dtype)
 }
 
+/// A `[len]` tensor of per-channel values.
 fn vec_tensor<E: KernelFloat>(values: Vec<E>) -> FlexTensor {
     let len = values.len();
-    FlexTensor::from_data(TensorData::new(values, [len]))
+    flex_from_vec(values, Shape::new([len]))
 }
 
 /// [`super::BatchNormBackend::batch_norm_train`] for `Flex`.
