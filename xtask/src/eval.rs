@@ -106,8 +106,7 @@ fn gesture_fallback(
     args: &EvalArgs,
     device: &burn::tensor::Device<Flex>,
 ) -> Result<(Evaluation, usize)> {
-    let device = *device;
-    let net = load_event_net::<Flex>(&args.checkpoint, DType::F32, &device)
+    let net = load_event_net::<Flex>(&args.checkpoint, DType::F32, device)
         .with_context(|| format!("loading {}", args.checkpoint.display()))?;
     let config = net.config().clone();
     let (framing, recorded) = checkpoint_framing(&args.checkpoint, &config)?;
@@ -121,7 +120,7 @@ fn gesture_fallback(
         samples: &test,
         batch: args.batch,
     };
-    let result = evaluate(&Net::Event(net), &source, LossConfig::MseRate, &device)?;
+    let result = evaluate(&Net::Event(net), &source, LossConfig::MseRate, device)?;
     Ok((result, test.len()))
 }
 
