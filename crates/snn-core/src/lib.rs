@@ -33,7 +33,7 @@ pub use conv::{event_conv2d, event_conv2d_affine_pool, EventConvBackend};
 pub use error::{ConfigError, ShapeError};
 pub use fused::{LifBackend, MultiStep};
 pub use neuron::{Lif, LifState};
-pub use norm::{batch_norm_train, channel_affine, BatchNormBackend};
+pub use norm::{batch_norm_pool_train, batch_norm_train, channel_affine, BatchNormBackend};
 pub use pool::{block_avg_pool2d, mean_max, PoolBackend};
 pub use stats::{FiringMonitor, FiringStats};
 

@@ -5,9 +5,9 @@
 
 use burn::backend::Flex;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use snn_core::norm::generic;
-use snn_core::{batch_norm_train, channel_affine, BatchNormBackend};
+use snn_core::{batch_norm_pool_train, batch_norm_train, channel_affine, BatchNormBackend};
 
 mod common;
 
@@ -419,4 +419,120 @@ fn non_contiguous_input_matches() {
     assert_close(&values(a.output), &values(e.output), 1e-15, "output");
     assert_close(&values(a.mean), &values(e.mean), 1e-15, "mean");
     assert_close(&values(a.var), &values(e.var), 1e-15, "var");
+}
+
+// --- Normalisation fused with average pooling -------------------------------------------------
+
+/// `[N, C, H, W]` shapes and pooling factors: odd plane sizes, planes wider than the eight
+/// summation lanes, one frame, and no pooling.
+const POOLED: [([usize; 4], usize); 5] = [
+    ([3, 2, 6, 4], 2),
+    ([2, 3, 8, 8], 4),
+    ([4, 2, 4, 18], 2),
+    ([1, 3, 6, 6], 3),
+    ([5, 2, 3, 5], 1),
+];
+
+/// Output and gradients (x, weight, bias) of `sum(out * upstream)`, fused or as
+/// [`batch_norm_train`] followed by burn's `avg_pool2d`.
+fn pooled_run(seed: u64, dims: [usize; 4], k: usize, fused: bool) -> [Vec<f64>; 4] {
+    let [n, c, h, w] = dims;
+    let mut rng = Rng(seed);
+    let x = tensor(rng.uniform(n * c * h * w, -2.0, 3.0), dims).require_grad();
+    let wt = tensor(rng.uniform(c, 0.5, 1.5), [c]).require_grad();
+    let b = tensor(rng.uniform(c, -0.5, 0.5), [c]).require_grad();
+    let upstream = rng.uniform(n * c * (h / k) * (w / k), -1.0, 1.0);
+    let out = if fused {
+        batch_norm_pool_train(x.clone(), wt.clone(), b.clone(), EPS, k).output
+    } else {
+        let y = batch_norm_train(x.clone().reshape([n, c, h * w]), wt.clone(), b.clone(), EPS)
+            .output
+            .reshape(dims);
+        burn::tensor::module::avg_pool2d(y, [k, k], [k, k], [0, 0], true, false)
+    };
+    assert_eq!(out.dims(), [n, c, h / k, w / k]);
+    let grads = (out.clone() * tensor(upstream, [n, c, h / k, w / k]))
+        .sum()
+        .backward();
+    [
+        values(out),
+        inner_values(x.grad(&grads).unwrap()),
+        inner_values(wt.grad(&grads).unwrap()),
+        inner_values(b.grad(&grads).unwrap()),
+    ]
+}
+
+#[test]
+fn pooled_normalisation_matches_normalise_then_pool() {
+    for (i, (dims, k)) in POOLED.into_iter().enumerate() {
+        let fused = pooled_run(90 + i as u64, dims, k, true);
+        let reference = pooled_run(90 + i as u64, dims, k, false);
+        for (j, name) in ["output", "grad x", "grad weight", "grad bias"]
+            .iter()
+            .enumerate()
+        {
+            let what = format!("{dims:?} k={k} {name}");
+            assert_close(&fused[j], &reference[j], 1e-10, &what);
+        }
+    }
+}
+
+#[test]
+fn pooled_flex_kernel_matches_generic() {
+    for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 2e-5)] {
+        for (i, (dims, k)) in POOLED.into_iter().enumerate() {
+            let [n, c, h, w] = dims;
+            let mut rng = Rng(100 + i as u64);
+            let xs = rng.uniform(n * c * h * w, -2.0, 3.0);
+            let ws = rng.uniform(c, 0.5, 1.5);
+            let bs = rng.uniform(c, -0.5, 0.5);
+            let gs = rng.uniform(n * c * (h / k) * (w / k), -1.0, 1.0);
+            let what = |name: &str| format!("{dtype:?} {dims:?} k={k} {name}");
+            let x = || flex(&xs, &dims, dtype);
+            let (wt, b) = (|| flex(&ws, &[c], dtype), || flex(&bs, &[c], dtype));
+            let cpu = Flex::batch_norm_pool_train(x(), wt(), b(), EPS, k);
+            let gen = generic::train_pool_forward::<Flex>(x(), wt(), b(), EPS, k);
+            assert_eq!(cpu.output.shape().dims::<4>(), [n, c, h / k, w / k]);
+            for (name, a, e) in [
+                ("output", cpu.output.clone(), gen.output),
+                ("mean", cpu.mean.clone(), gen.mean),
+                ("var", cpu.var.clone(), gen.var),
+            ] {
+                assert_eq!(a.dtype(), dtype, "{}", what(name));
+                assert_close(&flex_values(a), &flex_values(e), tol, &what(name));
+            }
+            let g = || flex(&gs, &[n, c, h / k, w / k], dtype);
+            let (m, v) = (cpu.mean.clone(), cpu.var.clone());
+            let a =
+                Flex::batch_norm_pool_train_backward(x(), wt(), m.clone(), v.clone(), EPS, k, g());
+            let e = generic::train_pool_backward::<Flex>(x(), wt(), m, v, EPS, k, g());
+            for (name, a, e) in [
+                ("grad x", a.input, e.input),
+                ("grad weight", a.weight, e.weight),
+                ("grad bias", a.bias, e.bias),
+            ] {
+                assert_eq!(a.dtype(), dtype, "{}", what(name));
+                assert_close(&flex_values(a), &flex_values(e), tol, &what(name));
+            }
+        }
+    }
+}
+
+#[test]
+fn variance_of_a_large_offset_does_not_cancel() {
+    // Values 1e6 + U(-1, 1): a one-pass E[x^2] - E[x]^2 would lose every digit of the variance
+    // in f64; the per-plane centred sums combined with Chan's formula keep it.
+    let dims = [7, 2, 20];
+    let d = Data::new(110, dims);
+    let x: Vec<f64> = d.x.iter().map(|v| 1e6 + v / 2.5).collect();
+    let out = batch_norm_train(
+        tensor(x.clone(), dims),
+        tensor(d.w.clone(), [2]),
+        tensor(d.b.clone(), [2]),
+        EPS,
+    );
+    let (y, mean, var) = direct(&x, &d.w, &d.b, dims, EPS);
+    assert_close(&values(out.mean), &mean, 1e-12, "mean");
+    assert_close(&values(out.var), &var, 1e-9, "var");
+    assert_close(&values(out.output), &y, 1e-8, "output");
 }

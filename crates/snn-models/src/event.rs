@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use ma_attention::{AttentionConfig, AttentionKind, MultiDimAttention};
 use serde::{Deserialize, Serialize};
-use snn_core::{block_avg_pool2d, FiringStats, Lif, LifConfig, SnnBackend};
+use snn_core::{FiringStats, Lif, LifConfig, SnnBackend};
 
 use crate::error::ModelError;
 use crate::layers::{attend, event_conv, event_conv_affine_pool, frame_wise, step_wise};
@@ -223,9 +223,12 @@ impl<B: SnnBackend> EventNet<B> {
         let mut x = frames;
         for (i, block) in self.convs.iter().enumerate() {
             let y = frame_wise(x, |y| match mode {
+                // Normalisation and pooling in one pass: the full-resolution normalised
+                // tensor is never written.
                 Mode::Train => {
-                    let y = block.bn.forward(event_conv(&block.conv, y), mode);
-                    block_avg_pool2d(y, block.pool)
+                    block
+                        .bn
+                        .forward_pooled(event_conv(&block.conv, y), block.pool, mode)
                 }
                 // Normalisation with running statistics is a per-channel affine map, which
                 // commutes with average pooling: one fused pass.

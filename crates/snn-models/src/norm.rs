@@ -6,7 +6,10 @@ use burn::module::{Module, Param, RunningState};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use snn_core::{batch_norm_train, channel_affine, BatchNormBackend};
+use snn_core::{
+    batch_norm_pool_train, batch_norm_train, block_avg_pool2d, channel_affine, BatchNormBackend,
+    PoolBackend,
+};
 
 use crate::Mode;
 
@@ -76,17 +79,7 @@ impl<B: BatchNormBackend> BatchNorm<B> {
         let y = match mode {
             Mode::Train => {
                 let out = batch_norm_train(flat, self.weight.val(), self.bias.val(), self.epsilon);
-                let count = (dims[0] * spatial) as f64;
-                let unbiased = out.var.mul_scalar(count / (count - 1.0).max(1.0));
-                let m = self.momentum;
-                self.running_mean.update(
-                    self.running_mean.value_sync().mul_scalar(1.0 - m) + out.mean.mul_scalar(m),
-                );
-                self.running_var.update(
-                    self.running_var.value_sync().mul_scalar(1.0 - m) + unbiased.mul_scalar(m),
-                );
-                self.batches_tracked
-                    .update(self.batches_tracked.value_sync().add_scalar(1.0));
+                self.update_running(out.mean, out.var, dims[0] * spatial);
                 out.output
             }
             Mode::Eval => {
@@ -95,5 +88,38 @@ impl<B: BatchNormBackend> BatchNorm<B> {
             }
         };
         y.reshape(dims)
+    }
+
+    /// Updates the running statistics with one batch's mean and biased variance over
+    /// `count` values per channel (PyTorch's rule: the running variance takes the unbiased one).
+    fn update_running(&self, mean: Tensor<B, 1>, var: Tensor<B, 1>, count: usize) {
+        let count = count as f64;
+        let unbiased = var.mul_scalar(count / (count - 1.0).max(1.0));
+        let m = self.momentum;
+        self.running_mean
+            .update(self.running_mean.value_sync().mul_scalar(1.0 - m) + mean.mul_scalar(m));
+        self.running_var
+            .update(self.running_var.value_sync().mul_scalar(1.0 - m) + unbiased.mul_scalar(m));
+        self.batches_tracked
+            .update(self.batches_tracked.value_sync().add_scalar(1.0));
+    }
+}
+
+impl<B: BatchNormBackend + PoolBackend> BatchNorm<B> {
+    /// Normalises `x` (`[N, C, H, W]`) and average-pools it by `k` (stride `k`): the same as
+    /// [`forward`](Self::forward) followed by [`block_avg_pool2d`], with the statistics of the
+    /// full-resolution `x`. In [`Mode::Train`] it is one fused operation
+    /// ([`batch_norm_pool_train`]) that never writes the full-resolution normalised tensor.
+    pub fn forward_pooled(&self, x: Tensor<B, 4>, k: usize, mode: Mode) -> Tensor<B, 4> {
+        match mode {
+            Mode::Train => {
+                let [n, _, h, w] = x.dims();
+                let out =
+                    batch_norm_pool_train(x, self.weight.val(), self.bias.val(), self.epsilon, k);
+                self.update_running(out.mean, out.var, n * h * w);
+                out.output
+            }
+            Mode::Eval => block_avg_pool2d(self.forward(x, mode), k),
+        }
     }
 }

@@ -13,7 +13,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
-use crate::norm::cpu::{channel_sums, to_f64};
+use crate::norm::cpu::channel_sums;
 
 /// Above this fraction of non-zero inputs the dense (im2col + GEMM) forward convolution is
 /// faster than walking the non-zeros, and the `Flex` forward hands over to it. Measured with
@@ -622,7 +622,7 @@ pub(crate) fn flex_conv2d_bias_backward(
         let [n, c, h, w] = grad.shape().dims::<4>();
         let grad = contiguous::<E>(grad);
         let g = typed_slice::<E>(&grad);
-        let sums: Vec<E> = channel_sums([n, c, h * w], |i, _| to_f64(g[i]))
+        let sums: Vec<E> = channel_sums(g, [n, c, h * w])
             .into_iter()
             .map(cast)
             .collect();

@@ -1,8 +1,21 @@
-//! The fused batch-normalisation kernels for the CPU, on contiguous `[N, C, S]` data.
+//! The fused batch-normalisation kernels for the CPU, on contiguous `[N, C, H, W]` data
+//! (`[N, C, S]` is `H = 1, W = S`), optionally followed by a `k x k` block average pooling.
 //!
-//! Per-channel sums run in parallel over channels and accumulate in f64 (two passes: the mean,
-//! then the centred squares, so the variance does not suffer cancellation); element-wise passes
-//! run in parallel over the `N` axis with per-channel coefficients computed once.
+//! Every pass works plane by plane (one `(frame, channel)` plane of `H x W` values), in
+//! parallel over planes:
+//! - statistics: each plane's sum and centred sum of squares, in eight vectorisable lanes in
+//!   the element type, then combined per channel in f64 in a fixed order (Chan's parallel
+//!   formula, so the variance does not suffer cancellation and the result does not depend on
+//!   the thread count). One read of the input forward, one read of the input and the gradient
+//!   backward;
+//! - the element-wise pass writes every output element once, into memory that is not zeroed
+//!   first.
+//!
+//! With pooling, the normalised full-resolution output is never written: normalisation is a
+//! per-channel affine map, so it commutes with average pooling, and the backward pass spreads
+//! the pooled gradient inside the same pass that applies the normalisation's gradient.
+
+use std::mem::MaybeUninit;
 
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Shape, TensorMetadata};
@@ -13,85 +26,182 @@ use rayon::prelude::*;
 use super::{generic, BatchNormGrads, BatchNormTrain};
 use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 
-/// `[N, C, S]`.
-type Dims = [usize; 3];
+/// `[N, C, H, W]`.
+type Dims = [usize; 4];
 
-/// Sum over `N` and `S` of `f(i)` for each channel, where `i` runs over the channel's flat
-/// indices; in parallel over channels.
-pub(crate) fn channel_sums(dims: Dims, f: impl Fn(usize, usize) -> f64 + Sync) -> Vec<f64> {
-    let [n, c, s] = dims;
-    (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let mut total = 0.0;
-            for frame in 0..n {
-                let start = (frame * c + ch) * s;
-                for i in start..start + s {
-                    total += f(i, ch);
-                }
-            }
-            total
-        })
-        .collect()
-}
+/// Lanes of the vectorised reductions.
+const LANES: usize = 8;
 
 pub(crate) fn to_f64<E: KernelFloat>(v: E) -> f64 {
     ToPrimitive::to_f64(&v).unwrap_or(f64::NAN)
 }
 
-/// Applies `f(value_index, channel)` to every element of `out` (`[N, C, S]`), in parallel over `N`.
-fn per_element<E: KernelFloat>(out: &mut [E], dims: Dims, f: impl Fn(usize, usize) -> E + Sync) {
-    let [_, c, s] = dims;
-    if c * s == 0 {
-        return;
+/// `sum_i f(a[i], b[i])` in [`LANES`] independent accumulators (so it vectorises), then in f64.
+#[inline]
+fn lane_sum2<E: KernelFloat>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [E::zero(); LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (xa, xb) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k] = acc[k] + f(xa[k], xb[k]);
+        }
     }
-    out.par_chunks_mut(c * s)
-        .enumerate()
-        .with_min_len(4)
-        .for_each(|(frame, chunk)| {
-            for (ch, plane) in chunk.chunks_exact_mut(s).enumerate() {
-                let base = (frame * c + ch) * s;
-                for (j, o) in plane.iter_mut().enumerate() {
-                    *o = f(base + j, ch);
-                }
-            }
-        });
+    let mut total: f64 = acc.iter().map(|&v| to_f64(v)).sum();
+    for (&xa, &xb) in ta.iter().zip(tb) {
+        total += to_f64(f(xa, xb));
+    }
+    total
 }
 
-/// Training-mode forward pass; returns the output, the mean and the biased variance.
+/// [`lane_sum2`] of one slice.
+#[inline]
+fn lane_sum<E: KernelFloat>(a: &[E], f: impl Fn(E) -> E) -> f64 {
+    lane_sum2(a, a, |x, _| f(x))
+}
+
+/// A `Vec` of `len` elements filled plane by plane in parallel by `fill(plane_index, out)`,
+/// which must write every element of `out` (planes of `plane` elements). The memory is not
+/// zeroed first: at full size these buffers are hundreds of MiB, and zeroing them was a
+/// measurable share of a training step.
+pub(crate) fn par_planes<E: KernelFloat>(
+    len: usize,
+    plane: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<E>]) + Sync,
+) -> Vec<E> {
+    let mut out: Vec<E> = Vec::with_capacity(len);
+    if plane > 0 {
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(plane)
+            .enumerate()
+            .with_min_len(4)
+            .for_each(|(i, o)| fill(i, o));
+    }
+    // SAFETY: `fill` wrote every element of every plane (`len` is a multiple of `plane`
+    // for every caller, and a zero-sized plane means `len == 0`).
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// Per-channel sums of `x` (`[N, C, S]` planes of `S`), in f64, in a fixed order.
+pub(crate) fn channel_sums<E: KernelFloat>(x: &[E], [n, c, s]: [usize; 3]) -> Vec<f64> {
+    let planes: Vec<f64> = if s == 0 {
+        vec![0.0; n * c]
+    } else {
+        let mut planes = Vec::new();
+        x.par_chunks(s)
+            .with_min_len(16)
+            .map(|p| lane_sum(p, |v| v))
+            .collect_into_vec(&mut planes);
+        planes
+    };
+    combine(&planes, n, c, |acc: &mut f64, &v| *acc += v)
+}
+
+/// Folds per-plane values (`[N, C]`) into one value per channel, frames in order.
+fn combine<T, A: Default + Clone>(
+    planes: &[T],
+    n: usize,
+    c: usize,
+    add: impl Fn(&mut A, &T),
+) -> Vec<A> {
+    let mut out = vec![A::default(); c];
+    for frame in 0..n {
+        for (ch, acc) in out.iter_mut().enumerate() {
+            add(acc, &planes[frame * c + ch]);
+        }
+    }
+    out
+}
+
+/// Batch mean and biased variance per channel, in f64.
+fn statistics<E: KernelFloat>(x: &[E], [n, c, h, w]: Dims) -> (Vec<f64>, Vec<f64>) {
+    let s = h * w;
+    let count = (n * s).max(1) as f64;
+    // Per plane: the sum and the sum of squares about the plane's own mean.
+    let mut planes: Vec<(f64, f64)> = Vec::new();
+    if s > 0 {
+        x.par_chunks(s)
+            .with_min_len(16)
+            .map(|p| {
+                let sum = lane_sum(p, |v| v);
+                let mean = sum / s as f64;
+                let m: E = cast(mean);
+                // sum (x - m)^2 = M2 + s (mean - m)^2 for the rounded centre m.
+                let around_m = lane_sum(p, |v| (v - m) * (v - m));
+                let d = mean - to_f64(m);
+                (sum, (around_m - s as f64 * d * d).max(0.0))
+            })
+            .collect_into_vec(&mut planes);
+    } else {
+        planes = vec![(0.0, 0.0); n * c];
+    }
+    let sums = combine(&planes, n, c, |acc: &mut f64, p| *acc += p.0);
+    let mean: Vec<f64> = sums.iter().map(|v| v / count).collect();
+    // Chan et al.: M2 = sum_p [M2_p + s (mean_p - mean)^2].
+    let mut m2 = vec![0.0; c];
+    if s > 0 {
+        for frame in 0..n {
+            for ch in 0..c {
+                let (sum, plane_m2) = planes[frame * c + ch];
+                let d = sum / s as f64 - mean[ch];
+                m2[ch] += plane_m2 + s as f64 * d * d;
+            }
+        }
+    }
+    let var = m2.into_iter().map(|v| v / count).collect();
+    (mean, var)
+}
+
+/// Training-mode forward pass of `x` (`[N, C, H, W]`) followed by `k x k` block average
+/// pooling (`k = 1`: none); returns the (pooled) output, the mean and the biased variance.
 pub fn train_forward<E: KernelFloat>(
     x: &[E],
     weight: &[E],
     bias: &[E],
     dims: Dims,
+    k: usize,
     epsilon: f64,
 ) -> (Vec<E>, Vec<E>, Vec<E>) {
-    let [n, c, s] = dims;
-    assert_eq!(x.len(), n * c * s, "input length");
-    let count = (n * s).max(1) as f64;
-    let mean: Vec<f64> = channel_sums(dims, |i, _| to_f64(x[i]))
-        .into_iter()
-        .map(|v| v / count)
-        .collect();
-    let var: Vec<f64> = channel_sums(dims, |i, ch| {
-        let d = to_f64(x[i]) - mean[ch];
-        d * d
-    })
-    .into_iter()
-    .map(|v| v / count)
-    .collect();
+    let [n, c, h, w] = dims;
+    assert_eq!(x.len(), n * c * h * w, "input length");
+    assert!(k >= 1 && h % k == 0 && w % k == 0, "pooling {k} of {h}x{w}");
+    let (mean, var) = statistics(x, dims);
     let mean_e: Vec<E> = mean.iter().map(|&m| cast(m)).collect();
     let scale: Vec<E> = (0..c)
         .map(|ch| cast(to_f64(weight[ch]) / (var[ch] + epsilon).sqrt()))
         .collect();
-    let mut out = vec![E::zero(); x.len()];
-    per_element(&mut out, dims, |i, ch| {
-        (x[i] - mean_e[ch]) * scale[ch] + bias[ch]
+    let (oh, ow) = (h / k, w / k);
+    let inv_area: E = cast(1.0 / (k * k) as f64);
+    let out = par_planes(n * c * oh * ow, oh * ow, |plane, o| {
+        let ch = plane % c;
+        let (m, sc, b) = (mean_e[ch], scale[ch], bias[ch]);
+        let xp = &x[plane * h * w..(plane + 1) * h * w];
+        if k == 1 {
+            for (o, &v) in o.iter_mut().zip(xp) {
+                o.write((v - m) * sc + b);
+            }
+            return;
+        }
+        for (py, orow) in o.chunks_exact_mut(ow).enumerate() {
+            for (px, o) in orow.iter_mut().enumerate() {
+                let mut block = E::zero();
+                for row in xp[py * k * w..(py + 1) * k * w].chunks_exact(w) {
+                    for &v in &row[px * k..(px + 1) * k] {
+                        block = block + v;
+                    }
+                }
+                o.write((block * inv_area - m) * sc + b);
+            }
+        }
     });
     (out, mean_e, var.into_iter().map(cast).collect())
 }
 
-/// Training-mode backward pass; returns the input, weight and bias gradients.
+/// Training-mode backward pass of [`train_forward`]: `grad` is the gradient of the (pooled)
+/// output; returns the input, weight and bias gradients.
+#[allow(clippy::too_many_arguments)]
 pub fn train_backward<E: KernelFloat>(
     x: &[E],
     weight: &[E],
@@ -100,56 +210,124 @@ pub fn train_backward<E: KernelFloat>(
     epsilon: f64,
     grad: &[E],
     dims: Dims,
+    k: usize,
 ) -> (Vec<E>, Vec<E>, Vec<E>) {
-    let [n, c, s] = dims;
-    assert_eq!(x.len(), n * c * s, "input length");
-    assert_eq!(grad.len(), x.len(), "gradient length");
-    let count = (n * s).max(1) as f64;
-    let sum_g = channel_sums(dims, |i, _| to_f64(grad[i]));
-    let sum_gx = channel_sums(dims, |i, ch| {
-        to_f64(grad[i]) * (to_f64(x[i]) - to_f64(mean[ch]))
-    });
+    let [n, c, h, w] = dims;
+    let (oh, ow) = (h / k, w / k);
+    assert_eq!(x.len(), n * c * h * w, "input length");
+    assert_eq!(grad.len(), n * c * oh * ow, "gradient length");
+    let count = (n * h * w).max(1) as f64;
+    let inv_area: E = cast(1.0 / (k * k) as f64);
+    // Per plane: sum(g) and sum(g * (x - mean)) of the full-resolution gradient, which is the
+    // pooled one spread evenly over each block.
+    let mut planes: Vec<(f64, f64)> = Vec::new();
+    if oh * ow > 0 {
+        grad.par_chunks(oh * ow)
+            .enumerate()
+            .with_min_len(16)
+            .map(|(plane, g)| {
+                let m = mean[plane % c];
+                let xp = &x[plane * h * w..(plane + 1) * h * w];
+                if k == 1 {
+                    return (lane_sum(g, |v| v), lane_sum2(g, xp, |g, x| g * (x - m)));
+                }
+                let mut gx = 0.0;
+                for (y, row) in xp.chunks_exact(w).enumerate() {
+                    let grow = &g[(y / k) * ow..(y / k + 1) * ow];
+                    let mut acc = E::zero();
+                    for (&gv, block) in grow.iter().zip(row.chunks_exact(k)) {
+                        let mut centred = E::zero();
+                        for &v in block {
+                            centred = centred + (v - m);
+                        }
+                        acc = acc + gv * centred;
+                    }
+                    gx += to_f64(acc * inv_area);
+                }
+                (lane_sum(g, |v| v), gx)
+            })
+            .collect_into_vec(&mut planes);
+    } else {
+        planes = vec![(0.0, 0.0); n * c];
+    }
+    let sum_g = combine(&planes, n, c, |acc: &mut f64, p| *acc += p.0);
+    let sum_gx = combine(&planes, n, c, |acc: &mut f64, p| *acc += p.1);
     let inv_std: Vec<f64> = var
         .iter()
         .map(|&v| 1.0 / (to_f64(v) + epsilon).sqrt())
         .collect();
-    // dx = k * g + q + r * (x - mean), with k = gamma / sigma, q = -k * mean(g),
-    // r = -k / sigma^2 * mean(g * (x - mean)).
-    let k: Vec<f64> = (0..c).map(|ch| to_f64(weight[ch]) * inv_std[ch]).collect();
-    let k_e: Vec<E> = k.iter().map(|&v| cast(v)).collect();
-    let q: Vec<E> = (0..c).map(|ch| cast(-k[ch] * sum_g[ch] / count)).collect();
+    // dx = kk * g + q + r * (x - mean), with kk = gamma / sigma, q = -kk * mean(g),
+    // r = -kk / sigma^2 * mean(g * (x - mean)).
+    let kk: Vec<f64> = (0..c).map(|ch| to_f64(weight[ch]) * inv_std[ch]).collect();
+    let kk_e: Vec<E> = kk.iter().map(|&v| cast(v)).collect();
+    let q: Vec<E> = (0..c).map(|ch| cast(-kk[ch] * sum_g[ch] / count)).collect();
     let r: Vec<E> = (0..c)
-        .map(|ch| cast(-k[ch] * inv_std[ch] * inv_std[ch] * sum_gx[ch] / count))
+        .map(|ch| cast(-kk[ch] * inv_std[ch] * inv_std[ch] * sum_gx[ch] / count))
         .collect();
-    let mut grad_x = vec![E::zero(); x.len()];
-    per_element(&mut grad_x, dims, |i, ch| {
-        k_e[ch] * grad[i] + q[ch] + r[ch] * (x[i] - mean[ch])
+    let grad_x = par_planes(x.len(), h * w, |plane, o| {
+        let ch = plane % c;
+        let (kc, qc, rc, m) = (kk_e[ch], q[ch], r[ch], mean[ch]);
+        let xp = &x[plane * h * w..(plane + 1) * h * w];
+        let g = &grad[plane * oh * ow..(plane + 1) * oh * ow];
+        if k == 1 {
+            for ((o, &v), &gv) in o.iter_mut().zip(xp).zip(g) {
+                o.write(kc * gv + qc + rc * (v - m));
+            }
+            return;
+        }
+        for (y, (orow, xrow)) in o.chunks_exact_mut(w).zip(xp.chunks_exact(w)).enumerate() {
+            let grow = &g[(y / k) * ow..(y / k + 1) * ow];
+            for ((oblock, xblock), &gv) in
+                orow.chunks_exact_mut(k).zip(xrow.chunks_exact(k)).zip(grow)
+            {
+                let spread = kc * (gv * inv_area) + qc;
+                for (o, &v) in oblock.iter_mut().zip(xblock) {
+                    o.write(spread + rc * (v - m));
+                }
+            }
+        }
     });
     let grad_weight = (0..c).map(|ch| cast(sum_gx[ch] * inv_std[ch])).collect();
     let grad_bias = sum_g.into_iter().map(cast).collect();
     (grad_x, grad_weight, grad_bias)
 }
 
-/// `x * scale[c] + shift[c]`.
-pub fn channel_affine<E: KernelFloat>(x: &[E], scale: &[E], shift: &[E], dims: Dims) -> Vec<E> {
-    let mut out = vec![E::zero(); x.len()];
-    per_element(&mut out, dims, |i, ch| x[i] * scale[ch] + shift[ch]);
-    out
+/// `x * scale[c] + shift[c]` for `[N, C, S]`.
+pub fn channel_affine<E: KernelFloat>(
+    x: &[E],
+    scale: &[E],
+    shift: &[E],
+    [n, c, s]: [usize; 3],
+) -> Vec<E> {
+    par_planes(n * c * s, s, |plane, o| {
+        let (a, b) = (scale[plane % c], shift[plane % c]);
+        for (o, &v) in o.iter_mut().zip(&x[plane * s..(plane + 1) * s]) {
+            o.write(v * a + b);
+        }
+    })
 }
 
 // --- burn-flex glue --------------------------------------------------------------------------
 
-fn dims3(t: &FlexTensor) -> Option<Dims> {
+/// `[N, C, H, W]` of a rank-3 (`[N, C, S]` as `H = 1`) or rank-4 tensor.
+fn kernel_dims(t: &FlexTensor) -> Option<Dims> {
     let shape = t.shape();
-    (shape.num_dims() == 3).then(|| shape.dims::<3>())
+    match shape.num_dims() {
+        3 => {
+            let [n, c, s] = shape.dims::<3>();
+            Some([n, c, 1, s])
+        }
+        4 => Some(shape.dims::<4>()),
+        _ => None,
+    }
 }
 
-/// Whether every tensor has the first one's dtype, f32 or f64, and `x` is rank 3.
+/// Whether every tensor has the first one's dtype, f32 or f64, and `x` is rank 3 or 4.
 fn kernel_dtype(tensors: &[&FlexTensor]) -> Option<DType> {
     let dtype = tensors[0].dtype();
     (matches!(dtype, DType::F32 | DType::F64)
         && tensors.iter().all(|t| t.dtype() == dtype)
-        && dims3(tensors[0]).is_some())
+        && kernel_dims(tensors[0]).is_some())
     .then_some(dtype)
 }
 
@@ -159,52 +337,71 @@ fn vec_tensor<E: KernelFloat>(values: Vec<E>) -> FlexTensor {
     flex_from_vec(values, Shape::new([len]))
 }
 
-/// [`super::BatchNormBackend::batch_norm_train`] for `Flex`.
+/// The output shape of `x` pooled by `k` over its last two axes (rank 4) or not at all.
+fn pooled_shape(x: &FlexTensor, k: usize) -> Shape {
+    let mut dims = x.shape().to_vec();
+    if dims.len() == 4 {
+        dims[2] /= k;
+        dims[3] /= k;
+    }
+    Shape::from(dims)
+}
+
+/// [`super::BatchNormBackend::batch_norm_train`] and
+/// [`super::BatchNormBackend::batch_norm_pool_train`] for `Flex` (`k = 1` without pooling).
 pub(crate) fn flex_train_forward(
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
     bias: FloatTensor<Flex>,
     epsilon: f64,
+    k: usize,
 ) -> BatchNormTrain<Flex> {
     fn run<E: KernelFloat>(
         x: &FlexTensor,
         w: &FlexTensor,
         b: &FlexTensor,
         eps: f64,
+        k: usize,
     ) -> BatchNormTrain<Flex> {
-        let dims = dims3(x).expect("checked rank");
+        let dims = kernel_dims(x).expect("checked rank");
+        let shape = pooled_shape(x, k);
         let (x, w, b) = (contiguous::<E>(x), contiguous::<E>(w), contiguous::<E>(b));
         let (out, mean, var) = train_forward(
             typed_slice::<E>(&x),
             typed_slice(&w),
             typed_slice(&b),
             dims,
+            k,
             eps,
         );
         BatchNormTrain {
-            output: flex_from_vec(out, Shape::new(dims)),
+            output: flex_from_vec(out, shape),
             mean: vec_tensor(mean),
             var: vec_tensor(var),
         }
     }
     match kernel_dtype(&[&x, &weight, &bias]) {
-        Some(DType::F32) => run::<f32>(&x, &weight, &bias, epsilon),
-        Some(_) => run::<f64>(&x, &weight, &bias, epsilon),
-        None => generic::train_forward::<Flex>(x, weight, bias, epsilon),
+        Some(DType::F32) => run::<f32>(&x, &weight, &bias, epsilon, k),
+        Some(_) => run::<f64>(&x, &weight, &bias, epsilon, k),
+        None if k == 1 => generic::train_forward::<Flex>(x, weight, bias, epsilon),
+        None => generic::train_pool_forward::<Flex>(x, weight, bias, epsilon, k),
     }
 }
 
-/// [`super::BatchNormBackend::batch_norm_train_backward`] for `Flex`.
+/// [`super::BatchNormBackend::batch_norm_train_backward`] and
+/// [`super::BatchNormBackend::batch_norm_pool_train_backward`] for `Flex`.
 pub(crate) fn flex_train_backward(
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
     mean: FloatTensor<Flex>,
     var: FloatTensor<Flex>,
     epsilon: f64,
+    k: usize,
     grad_output: FloatTensor<Flex>,
 ) -> BatchNormGrads<Flex> {
-    fn run<E: KernelFloat>(t: [&FlexTensor; 5], eps: f64) -> BatchNormGrads<Flex> {
-        let dims = dims3(t[0]).expect("checked rank");
+    fn run<E: KernelFloat>(t: [&FlexTensor; 5], eps: f64, k: usize) -> BatchNormGrads<Flex> {
+        let dims = kernel_dims(t[0]).expect("checked rank");
+        let shape = t[0].shape();
         let [x, w, m, v, g] = t.map(contiguous::<E>);
         let (gx, gw, gb) = train_backward(
             typed_slice::<E>(&x),
@@ -214,17 +411,22 @@ pub(crate) fn flex_train_backward(
             eps,
             typed_slice(&g),
             dims,
+            k,
         );
         BatchNormGrads {
-            input: flex_from_vec(gx, Shape::new(dims)),
+            input: flex_from_vec(gx, shape),
             weight: vec_tensor(gw),
             bias: vec_tensor(gb),
         }
     }
-    match kernel_dtype(&[&x, &weight, &mean, &var, &grad_output]) {
-        Some(DType::F32) => run::<f32>([&x, &weight, &mean, &var, &grad_output], epsilon),
-        Some(_) => run::<f64>([&x, &weight, &mean, &var, &grad_output], epsilon),
-        None => generic::train_backward::<Flex>(x, weight, mean, var, epsilon, grad_output),
+    let t = [&x, &weight, &mean, &var, &grad_output];
+    match kernel_dtype(&t) {
+        Some(DType::F32) => run::<f32>(t, epsilon, k),
+        Some(_) => run::<f64>(t, epsilon, k),
+        None if k == 1 => {
+            generic::train_backward::<Flex>(x, weight, mean, var, epsilon, grad_output)
+        }
+        None => generic::train_pool_backward::<Flex>(x, weight, mean, var, epsilon, k, grad_output),
     }
 }
 
@@ -235,10 +437,16 @@ pub(crate) fn flex_channel_affine(
     shift: FloatTensor<Flex>,
 ) -> FloatTensor<Flex> {
     fn run<E: KernelFloat>(x: &FlexTensor, a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
-        let dims = dims3(x).expect("checked rank");
+        let [n, c, h, w] = kernel_dims(x).expect("checked rank");
+        let shape = x.shape();
         let (x, a, b) = (contiguous::<E>(x), contiguous::<E>(a), contiguous::<E>(b));
-        let out = channel_affine(typed_slice::<E>(&x), typed_slice(&a), typed_slice(&b), dims);
-        flex_from_vec(out, Shape::new(dims))
+        let out = channel_affine(
+            typed_slice::<E>(&x),
+            typed_slice(&a),
+            typed_slice(&b),
+            [n, c, h * w],
+        );
+        flex_from_vec(out, shape)
     }
     match kernel_dtype(&[&x, &scale, &shift]) {
         Some(DType::F32) => run::<f32>(&x, &scale, &shift),

@@ -76,6 +76,61 @@ pub fn train_backward<B: Backend>(
     }
 }
 
+/// Training-mode forward pass of `[N, C, H, W]` followed by `k x k` average pooling:
+/// [`train_forward`] on the full resolution, then burn's `avg_pool2d`.
+pub fn train_pool_forward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    epsilon: f64,
+    k: usize,
+) -> BatchNormTrain<B> {
+    let x: Tensor<B, 4> = wrap(x);
+    let [n, c, h, w] = x.dims();
+    let out = train_forward::<B>(unwrap(x.reshape([n, c, h * w])), weight, bias, epsilon);
+    let y: Tensor<B, 4> = wrap::<B, 3>(out.output).reshape([n, c, h, w]);
+    let pooled = burn::tensor::module::avg_pool2d(y, [k, k], [k, k], [0, 0], true, false);
+    BatchNormTrain {
+        output: unwrap(pooled),
+        ..out
+    }
+}
+
+/// The backward pass of [`train_pool_forward`]: the pooled gradient spread evenly over each
+/// `k x k` block, then [`train_backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn train_pool_backward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    mean: FloatTensor<B>,
+    var: FloatTensor<B>,
+    epsilon: f64,
+    k: usize,
+    grad_output: FloatTensor<B>,
+) -> BatchNormGrads<B> {
+    let x: Tensor<B, 4> = wrap(x);
+    let [n, c, h, w] = x.dims();
+    let g: Tensor<B, 4> = wrap(grad_output);
+    let (oh, ow) = (h / k, w / k);
+    let spread = g
+        .reshape([n, c, oh, 1, ow, 1])
+        .expand([n, c, oh, k, ow, k])
+        .reshape([n, c, h * w])
+        .div_scalar((k * k) as f64);
+    let grads = train_backward::<B>(
+        unwrap(x.reshape([n, c, h * w])),
+        weight,
+        mean,
+        var,
+        epsilon,
+        unwrap(spread),
+    );
+    BatchNormGrads {
+        input: unwrap(wrap::<B, 3>(grads.input).reshape([n, c, h, w])),
+        ..grads
+    }
+}
+
 /// `x * scale[c] + shift[c]`.
 pub fn channel_affine<B: Backend>(
     x: FloatTensor<B>,

@@ -73,6 +73,34 @@ pub trait BatchNormBackend: Backend {
         generic::train_backward::<Self>(x, weight, mean, var, epsilon, grad_output)
     }
 
+    /// [`batch_norm_train`](Self::batch_norm_train) of `x` (`[N, C, H, W]`) followed by
+    /// `k x k` block average pooling (stride `k`; `H` and `W` multiples of `k`): the output is
+    /// `[N, C, H / k, W / k]`, the statistics are those of the full-resolution `x`.
+    fn batch_norm_pool_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        epsilon: f64,
+        k: usize,
+    ) -> BatchNormTrain<Self> {
+        generic::train_pool_forward::<Self>(x, weight, bias, epsilon, k)
+    }
+
+    /// The gradients of [`batch_norm_pool_train`](Self::batch_norm_pool_train), given the
+    /// forward pass's full-resolution input and statistics and the pooled output's gradient.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm_pool_train_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        k: usize,
+        grad_output: FloatTensor<Self>,
+    ) -> BatchNormGrads<Self> {
+        generic::train_pool_backward::<Self>(x, weight, mean, var, epsilon, k, grad_output)
+    }
+
     /// `y = x * scale[c] + shift[c]`: evaluation-mode normalisation with folded statistics.
     fn channel_affine(
         x: FloatTensor<Self>,
@@ -90,7 +118,7 @@ impl BatchNormBackend for burn_flex::Flex {
         bias: FloatTensor<Self>,
         epsilon: f64,
     ) -> BatchNormTrain<Self> {
-        cpu::flex_train_forward(x, weight, bias, epsilon)
+        cpu::flex_train_forward(x, weight, bias, epsilon, 1)
     }
 
     fn batch_norm_train_backward(
@@ -101,7 +129,29 @@ impl BatchNormBackend for burn_flex::Flex {
         epsilon: f64,
         grad_output: FloatTensor<Self>,
     ) -> BatchNormGrads<Self> {
-        cpu::flex_train_backward(x, weight, mean, var, epsilon, grad_output)
+        cpu::flex_train_backward(x, weight, mean, var, epsilon, 1, grad_output)
+    }
+
+    fn batch_norm_pool_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        epsilon: f64,
+        k: usize,
+    ) -> BatchNormTrain<Self> {
+        cpu::flex_train_forward(x, weight, bias, epsilon, k)
+    }
+
+    fn batch_norm_pool_train_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        k: usize,
+        grad_output: FloatTensor<Self>,
+    ) -> BatchNormGrads<Self> {
+        cpu::flex_train_backward(x, weight, mean, var, epsilon, k, grad_output)
     }
 
     fn channel_affine(
@@ -123,11 +173,12 @@ where
 {
 }
 
-/// Output of [`batch_norm_train`].
+/// Output of [`batch_norm_train`] (`D = 3`) and [`batch_norm_pool_train`] (`D = 4`).
 #[derive(Debug, Clone)]
-pub struct BatchNormOutput<B: Backend> {
-    /// Normalised `[N, C, S]`, differentiable with respect to the input, weight and bias.
-    pub output: Tensor<B, 3>,
+pub struct BatchNormOutput<B: Backend, const D: usize = 3> {
+    /// Normalised `[N, C, S]` (or pooled `[N, C, H / k, W / k]`), differentiable with respect
+    /// to the input, weight and bias.
+    pub output: Tensor<B, D>,
     /// Batch mean per channel, detached.
     pub mean: Tensor<B, 1>,
     /// Biased batch variance per channel, detached.
@@ -146,6 +197,36 @@ pub fn batch_norm_train<B: BatchNormBackend>(
         weight.into_primitive().tensor(),
         bias.into_primitive().tensor(),
         epsilon,
+    );
+    BatchNormOutput {
+        output: Tensor::from_primitive(TensorPrimitive::Float(out.output)),
+        mean: Tensor::from_primitive(TensorPrimitive::Float(out.mean)),
+        var: Tensor::from_primitive(TensorPrimitive::Float(out.var)),
+    }
+}
+
+/// Training-mode batch normalisation of `x` (`[N, C, H, W]`) followed by `k x k` block
+/// average pooling, as one fused operation: `[N, C, H / k, W / k]` out, with the statistics of
+/// the full-resolution input. Equal to [`batch_norm_train`] then average pooling, without
+/// writing the full-resolution normalised tensor.
+pub fn batch_norm_pool_train<B: BatchNormBackend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 1>,
+    bias: Tensor<B, 1>,
+    epsilon: f64,
+    k: usize,
+) -> BatchNormOutput<B, 4> {
+    let [_, _, h, w] = x.dims();
+    assert!(
+        k >= 1 && h % k == 0 && w % k == 0,
+        "batch_norm_pool_train: pooling {k} does not tile {h}x{w}"
+    );
+    let out = B::batch_norm_pool_train(
+        x.into_primitive().tensor(),
+        weight.into_primitive().tensor(),
+        bias.into_primitive().tensor(),
+        epsilon,
+        k,
     );
     BatchNormOutput {
         output: Tensor::from_primitive(TensorPrimitive::Float(out.output)),
