@@ -135,7 +135,14 @@ impl<B: LifBackend> Lif<B> {
     /// # Panics
     /// If `T = 0`.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        self.forward_full(x).spikes
+        self.forward_spikes(x).0
+    }
+
+    /// Spikes and the (detached) spike count, through the backend's spikes-only pass.
+    fn forward_spikes<const D: usize>(&self, x: Tensor<B, D>) -> (Tensor<B, D>, Tensor<B, 1>) {
+        assert_sequence(&x);
+        let decay = self.decay(&x);
+        fused::multi_step_spikes(x, decay, &self.config.rule)
     }
 
     /// Like [`Lif::forward`], also returning the (differentiable) membrane potential and the
@@ -154,9 +161,9 @@ impl<B: LifBackend> Lif<B> {
         x: Tensor<B, D>,
     ) -> (Tensor<B, D>, FiringStats) {
         let dims = x.dims();
-        let out = self.forward_full(x);
-        let stats = FiringStats::from_count(scalar_f64(out.spike_count), &dims);
-        (out.spikes, stats)
+        let (spikes, count) = self.forward_spikes(x);
+        let stats = FiringStats::from_count(scalar_f64(count), &dims);
+        (spikes, stats)
     }
 }
 

@@ -313,3 +313,41 @@ fn f32_fused_matches_reference_spikes_exactly() {
         assert_eq!(values(fused.membrane), values(u));
     }
 }
+
+#[test]
+fn spikes_only_pass_matches_the_full_pass() {
+    // Inference's spikes-only kernel gives the full pass's spikes and count, bit for bit, for
+    // every rule, in f64 and f32, over a width that spans several column blocks.
+    let dims = [7, 3, 2900];
+    let n: usize = dims.iter().product();
+    let device = Default::default();
+    for (i, config) in all_configs()
+        .iter()
+        .filter(|c| !c.learnable_decay)
+        .enumerate()
+    {
+        let x = Rng(40 + i as u64).uniform(n, -0.3, 0.7);
+        for dtype in [DType::F64, DType::F32] {
+            let flex = |v: Vec<f64>, shape: &[usize]| {
+                let data = TensorData::new(v, shape.to_vec()).convert_dtype(dtype);
+                Flex::float_from_data(data, &device)
+            };
+            let decay = || flex(vec![config.decay], &[1]);
+            let full = Flex::lif_forward(flex(x.clone(), &dims), decay(), &config.rule);
+            let only = Flex::lif_forward_spikes(flex(x.clone(), &dims), decay(), &config.rule);
+            assert_eq!(
+                flex_values(full.spikes),
+                flex_values(only.spikes),
+                "{config:?} {dtype:?}"
+            );
+            assert_eq!(flex_values(full.spike_count), flex_values(only.spike_count));
+        }
+    }
+    // Under autodiff the spikes-only entry point still tracks the spikes.
+    let lif = LifConfig::ma_snn_event().init::<B>(&device).unwrap();
+    let x = tensor3(Rng(50).uniform(60, 0.0, 0.6), [5, 3, 4]).require_grad();
+    let (spikes, stats) = lif.forward_with_stats(x.clone());
+    assert!(stats.spikes > 0.0);
+    let grads = spikes.sum().backward();
+    assert!(x.grad(&grads).is_some());
+}

@@ -10,10 +10,12 @@
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
+use std::mem::MaybeUninit;
+
 use num_traits::Float;
 use rayon::prelude::*;
 
-use super::{generic, LifForward, LifGrads};
+use super::{generic, LifForward, LifGrads, LifSpikes};
 use crate::config::{FireTest, FiringRule, Reset, Surrogate};
 
 /// Neurons per parallel block: big enough to amortise scheduling, small enough that the
@@ -30,7 +32,7 @@ impl KernelFloat for f64 {}
 pub struct ForwardOutput<E> {
     /// Spikes `[T, N]`, 0 or 1.
     pub spikes: Vec<E>,
-    /// Membrane `u[t]` `[T, N]`.
+    /// Membrane `u[t]` `[T, N]` (empty when not asked for).
     pub membrane: Vec<E>,
     /// Number of spikes.
     pub spike_count: u64,
@@ -48,6 +50,25 @@ pub fn forward<E: KernelFloat>(
         steps,
         decay,
         rule,
+        keep_membrane: true,
+    }
+    .run()
+}
+
+/// [`forward`] without writing the membrane (inference needs only the spikes): one write
+/// stream fewer. `membrane` of the result is empty.
+pub fn forward_spikes<E: KernelFloat>(
+    x: &[E],
+    steps: usize,
+    decay: E,
+    rule: &FiringRule,
+) -> ForwardOutput<E> {
+    ForwardJob {
+        x,
+        steps,
+        decay,
+        rule,
+        keep_membrane: false,
     }
     .run()
 }
@@ -57,6 +78,7 @@ struct ForwardJob<'a, E> {
     steps: usize,
     decay: E,
     rule: &'a FiringRule,
+    keep_membrane: bool,
 }
 
 impl<E: KernelFloat> ForwardJob<'_, E> {
@@ -86,37 +108,87 @@ impl<E: KernelFloat> ForwardJob<'_, E> {
         fires: impl Fn(E) -> bool + Sync,
         after_spike: impl Fn(E) -> E + Sync,
     ) -> ForwardOutput<E> {
-        let n = self.x.len().checked_div(self.steps).unwrap_or(0);
-        let mut spikes = vec![E::zero(); self.x.len()];
-        let mut membrane = vec![E::zero(); self.x.len()];
+        let len = self.x.len();
+        let n = len.checked_div(self.steps).unwrap_or(0);
+        // Every element is written below: no zeroing of these (large) buffers first.
+        let mut spikes: Vec<E> = Vec::with_capacity(len);
+        let mut membrane: Vec<E> = Vec::with_capacity(if self.keep_membrane { len } else { 0 });
         let (decay, threshold) = (self.decay, cast::<E>(self.rule.threshold));
-        let spike_count = column_blocks(self.x, n)
-            .into_par_iter()
-            .zip(column_blocks_mut(&mut spikes, n))
-            .zip(column_blocks_mut(&mut membrane, n))
-            .map(|((x, mut s), mut u)| {
+        let step = |x: &[E],
+                    s: &mut [MaybeUninit<E>],
+                    state: &mut [E],
+                    mut u: Option<&mut [MaybeUninit<E>]>| {
+            let mut count = E::zero();
+            for (i, ((&xi, si), st)) in x.iter().zip(s.iter_mut()).zip(state.iter_mut()).enumerate()
+            {
+                let ui = *st + xi;
+                let fired = fires(ui - threshold);
+                if let Some(u) = u.as_deref_mut() {
+                    u[i].write(ui);
+                }
+                let spike = if fired { E::one() } else { E::zero() };
+                si.write(spike);
+                count = count + spike;
+                *st = if fired { after_spike(ui) } else { decay * ui };
+            }
+            count
+        };
+        let spike_count = {
+            let s_blocks = column_blocks_mut(&mut spikes.spare_capacity_mut()[..len], n);
+            let rows = column_blocks(self.x, n);
+            let run_block = |x: Vec<&[E]>,
+                             s: Vec<&mut [MaybeUninit<E>]>,
+                             u: Option<Vec<&mut [MaybeUninit<E>]>>| {
                 let width = x.first().map_or(0, |row| row.len());
                 let mut state = vec![E::zero(); width];
                 let mut count = 0u64;
-                for ((x, s), u) in x.iter().zip(s.iter_mut()).zip(u.iter_mut()) {
-                    for i in 0..width {
-                        let ui = state[i] + x[i];
-                        let fired = fires(ui - threshold);
-                        u[i] = ui;
-                        s[i] = if fired { E::one() } else { E::zero() };
-                        count += u64::from(fired);
-                        state[i] = if fired { after_spike(ui) } else { decay * ui };
+                match u {
+                    Some(u) => {
+                        for ((x, s), u) in x.into_iter().zip(s).zip(u) {
+                            count += to_u64(step(x, s, &mut state, Some(u)));
+                        }
+                    }
+                    None => {
+                        for (x, s) in x.into_iter().zip(s) {
+                            count += to_u64(step(x, s, &mut state, None));
+                        }
                     }
                 }
                 count
-            })
-            .sum();
+            };
+            if self.keep_membrane {
+                let u_blocks = column_blocks_mut(&mut membrane.spare_capacity_mut()[..len], n);
+                rows.into_par_iter()
+                    .zip(s_blocks)
+                    .zip(u_blocks)
+                    .map(|((x, s), u)| run_block(x, s, Some(u)))
+                    .sum()
+            } else {
+                rows.into_par_iter()
+                    .zip(s_blocks)
+                    .map(|(x, s)| run_block(x, s, None))
+                    .sum()
+            }
+        };
+        // SAFETY: every row of every column block was written above (the blocks cover the
+        // `[steps, n]` buffers; `n == 0` means `len == 0`).
+        unsafe {
+            spikes.set_len(len);
+            if self.keep_membrane {
+                membrane.set_len(len);
+            }
+        }
         ForwardOutput {
             spikes,
             membrane,
             spike_count,
         }
     }
+}
+
+/// A per-row spike count (a sum of at most [`BLOCK`] ones, exact in f32) as an integer.
+fn to_u64<E: KernelFloat>(count: E) -> u64 {
+    num_traits::ToPrimitive::to_u64(&count).unwrap_or(0)
 }
 
 /// Results of [`backward`].
@@ -216,8 +288,10 @@ impl<E: KernelFloat> BackwardJob<'_, E> {
         surrogate: impl Fn(E) -> E + Sync,
         partials: impl Fn(E, bool) -> [E; 3] + Sync,
     ) -> BackwardOutput<E> {
-        let n = self.membrane.len().checked_div(self.steps).unwrap_or(0);
-        let mut grad_input = vec![E::zero(); self.membrane.len()];
+        let len = self.membrane.len();
+        let n = len.checked_div(self.steps).unwrap_or(0);
+        // Every element is written below: no zeroing first.
+        let mut grad_input: Vec<E> = Vec::with_capacity(len);
         let threshold = cast::<E>(self.rule.threshold);
         let through_reset = if self.rule.detach_reset {
             E::zero()
@@ -232,26 +306,33 @@ impl<E: KernelFloat> BackwardJob<'_, E> {
             .into_par_iter()
             .zip(gs_blocks)
             .zip(gu_blocks)
-            .zip(column_blocks_mut(&mut grad_input, n))
+            .zip(column_blocks_mut(
+                &mut grad_input.spare_capacity_mut()[..len],
+                n,
+            ))
             .map(|(((u, gs), gu), mut gx)| {
                 let width = u.first().map_or(0, |row| row.len());
                 let zeros = vec![E::zero(); width];
                 let mut gh = vec![E::zero(); width];
                 let mut grad_decay = 0.0f64;
                 for t in (0..u.len()).rev() {
-                    let u_t = u[t];
                     let gs_t = gs.as_ref().map_or(&zeros[..], |g| g[t]);
                     let gu_t = gu.as_ref().map_or(&zeros[..], |g| g[t]);
-                    let gx_t = &mut *gx[t];
                     let mut row_decay = E::zero();
-                    for i in 0..width {
-                        let v = u_t[i] - threshold;
-                        let [d_du, d_ds, d_decay] = partials(u_t[i], fires(v));
-                        let g_spike = gs_t[i] + through_reset * gh[i] * d_ds;
-                        let g_u = gu_t[i] + gh[i] * d_du + g_spike * surrogate(v);
-                        row_decay = row_decay + gh[i] * d_decay;
-                        gx_t[i] = g_u;
-                        gh[i] = g_u;
+                    for ((((&u, &gs), &gu), gx), gh) in u[t]
+                        .iter()
+                        .zip(gs_t)
+                        .zip(gu_t)
+                        .zip(gx[t].iter_mut())
+                        .zip(gh.iter_mut())
+                    {
+                        let v = u - threshold;
+                        let [d_du, d_ds, d_decay] = partials(u, fires(v));
+                        let g_spike = gs + through_reset * *gh * d_ds;
+                        let g_u = gu + *gh * d_du + g_spike * surrogate(v);
+                        row_decay = row_decay + *gh * d_decay;
+                        gx.write(g_u);
+                        *gh = g_u;
                     }
                     if want_decay_grad {
                         grad_decay +=
@@ -261,6 +342,8 @@ impl<E: KernelFloat> BackwardJob<'_, E> {
                 grad_decay
             })
             .sum();
+        // SAFETY: the column blocks cover the buffer and every row of each was written.
+        unsafe { grad_input.set_len(len) };
         BackwardOutput {
             grad_input,
             grad_decay,
@@ -364,6 +447,35 @@ pub(crate) fn flex_forward(
         DType::F32 => run::<f32>(input, flex_scalar(decay), rule),
         DType::F64 => run::<f64>(input, flex_scalar(decay), rule),
         _ => generic::forward::<Flex>(input, decay, rule),
+    }
+}
+
+/// [`super::LifBackend::lif_forward_spikes`] for `Flex`: the kernel without the membrane.
+pub(crate) fn flex_forward_spikes(
+    input: FloatTensor<Flex>,
+    decay: FloatTensor<Flex>,
+    rule: &FiringRule,
+) -> LifSpikes<Flex> {
+    fn run<E: KernelFloat>(input: FlexTensor, decay: f64, rule: &FiringRule) -> LifSpikes<Flex> {
+        let shape = input.shape();
+        let input = contiguous::<E>(&input);
+        let x = typed_slice::<E>(&input);
+        let out = forward_spikes(x, shape[0], cast::<E>(decay), rule);
+        LifSpikes {
+            spikes: flex_from_vec(out.spikes, shape),
+            spike_count: flex_from_vec(vec![out.spike_count as f64], Shape::new([1])),
+        }
+    }
+    match input.dtype() {
+        DType::F32 => run::<f32>(input, flex_scalar(decay), rule),
+        DType::F64 => run::<f64>(input, flex_scalar(decay), rule),
+        _ => {
+            let out = generic::forward::<Flex>(input, decay, rule);
+            LifSpikes {
+                spikes: out.spikes,
+                spike_count: out.spike_count,
+            }
+        }
     }
 }
 

@@ -37,6 +37,15 @@ pub struct LifForward<B: Backend> {
     pub spike_count: FloatTensor<B>,
 }
 
+/// Outputs of the spikes-only forward pass ([`LifBackend::lif_forward_spikes`]).
+#[derive(Debug)]
+pub struct LifSpikes<B: Backend> {
+    /// Spikes `s[t]` as 0/1 floats, the input's shape.
+    pub spikes: FloatTensor<B>,
+    /// Total number of spikes, shape `[1]`, as in [`LifForward::spike_count`].
+    pub spike_count: FloatTensor<B>,
+}
+
 /// Gradients of the fused backward pass.
 #[derive(Debug)]
 pub struct LifGrads<B: Backend> {
@@ -61,6 +70,21 @@ pub trait LifBackend: Backend {
         rule: &FiringRule,
     ) -> LifForward<Self> {
         generic::forward::<Self>(input, decay, rule)
+    }
+
+    /// [`lif_forward`](Self::lif_forward) when only the spikes are wanted. Under autodiff the
+    /// membrane is still kept for the backward pass (the default runs `lif_forward`); a
+    /// backend without autodiff (inference) can skip writing it, as `Flex` does.
+    fn lif_forward_spikes(
+        input: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        rule: &FiringRule,
+    ) -> LifSpikes<Self> {
+        let out = Self::lif_forward(input, decay, rule);
+        LifSpikes {
+            spikes: out.spikes,
+            spike_count: out.spike_count,
+        }
     }
 
     /// Backpropagates through all time steps.
@@ -94,6 +118,14 @@ impl LifBackend for burn_flex::Flex {
         rule: &FiringRule,
     ) -> LifForward<Self> {
         cpu::flex_forward(input, decay, rule)
+    }
+
+    fn lif_forward_spikes(
+        input: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        rule: &FiringRule,
+    ) -> LifSpikes<Self> {
+        cpu::flex_forward_spikes(input, decay, rule)
     }
 
     fn lif_backward(
@@ -203,6 +235,24 @@ pub fn multi_step<B: LifBackend, const D: usize>(
         membrane: Tensor::from_primitive(TensorPrimitive::Float(out.membrane)),
         spike_count: Tensor::from_primitive(TensorPrimitive::Float(out.spike_count)),
     }
+}
+
+/// The spikes `[T, ...]` and the spike count of a LIF layer over `x`, as [`multi_step`] without
+/// the membrane output (which a backend without autodiff then never writes).
+pub fn multi_step_spikes<B: LifBackend, const D: usize>(
+    x: Tensor<B, D>,
+    decay: Tensor<B, 1>,
+    rule: &FiringRule,
+) -> (Tensor<B, D>, Tensor<B, 1>) {
+    let out = B::lif_forward_spikes(
+        x.into_primitive().tensor(),
+        decay.into_primitive().tensor(),
+        rule,
+    );
+    (
+        Tensor::from_primitive(TensorPrimitive::Float(out.spikes)),
+        Tensor::from_primitive(TensorPrimitive::Float(out.spike_count)),
+    )
 }
 
 /// Compile-time proof that training on CUDA reaches the fused op: `cargo check --features cuda`
