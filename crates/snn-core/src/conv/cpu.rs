@@ -108,6 +108,32 @@ pub fn density<E: KernelFloat>(x: &[E]) -> f64 {
     nonzero as f64 / x.len() as f64
 }
 
+/// Inputs up to this many elements are counted in full by [`estimated_density`].
+const COUNT_ALL_BELOW: usize = 1 << 18;
+
+/// The fraction of non-zero elements, counted on 256 evenly spaced runs of 1024 elements when
+/// `x` is large (in full when it is small). It only picks between the event and the dense
+/// kernel, so an estimate is enough, and counting a whole activation tensor (hundreds of MiB)
+/// was a visible share of inference. It is a function of `x` alone: the same input always takes
+/// the same path.
+pub fn estimated_density<E: KernelFloat>(x: &[E]) -> f64 {
+    const RUNS: usize = 256;
+    const RUN: usize = 1024;
+    if x.len() < COUNT_ALL_BELOW {
+        return density(x);
+    }
+    let stride = x.len() / RUNS;
+    let nonzero: usize = (0..RUNS)
+        .map(|r| {
+            x[r * stride..r * stride + RUN]
+                .iter()
+                .filter(|v| !v.is_zero())
+                .count()
+        })
+        .sum();
+    nonzero as f64 / (RUNS * RUN) as f64
+}
+
 /// Rearranges `[C_out, C_in, KH, KW]` weights to `[C_in, KH, KW, C_out]`, so the outputs one
 /// input reaches through one kernel tap are contiguous.
 pub fn channels_last_weight<E: KernelFloat>(weight: &[E], g: &Geometry) -> Vec<E> {
@@ -213,6 +239,85 @@ fn gather_weight_frame<E: KernelFloat>(
 #[target_feature(enable = "avx2,fma")]
 fn scatter_frame_avx2<E: KernelFloat>(frame: &[E], weight_cl: &[E], g: &Geometry, acc: &mut [E]) {
     scatter_frame(frame, weight_cl, g, acc)
+}
+
+/// Pools the channels-last accumulator `acc` (`[OH * OW, C_out]`) by `pool`, applies
+/// `v * scale[c] + shift[c]` (with `1 / pool^2` folded into `scale`) and writes the frame
+/// channels-first (`[C_out, OH / pool, OW / pool]`). `window` holds one pooled row,
+/// `[OW / pool, C_out]`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn affine_pool_frame<E: KernelFloat>(
+    acc: &[E],
+    out_frame: &mut [E],
+    window: &mut [E],
+    scale: &[E],
+    shift: &[E],
+    g: &Geometry,
+    pool: usize,
+) {
+    let co = g.c_out;
+    let ow = g.out_w();
+    let (ph, pw) = (g.out_h() / pool, ow / pool);
+    for py in 0..ph {
+        let pooled: &[E] = if pool == 1 {
+            &acc[py * ow * co..(py + 1) * ow * co]
+        } else {
+            window.fill(E::zero());
+            for dy in 0..pool {
+                let row = &acc[(py * pool + dy) * ow * co..(py * pool + dy + 1) * ow * co];
+                for (dst, src) in window.chunks_exact_mut(co).zip(row.chunks_exact(pool * co)) {
+                    for tap in src.chunks_exact(co) {
+                        add(dst, tap);
+                    }
+                }
+            }
+            window
+        };
+        for (px, v) in pooled.chunks_exact(co).enumerate() {
+            let p = py * pw + px;
+            for (c, ((&v, &a), &b)) in v.iter().zip(scale).zip(shift).enumerate() {
+                out_frame[c * ph * pw + p] = v * a + b;
+            }
+        }
+    }
+}
+
+/// One frame of the evaluation-mode conv block: [`scatter_frame`] then [`affine_pool_frame`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn conv_affine_pool_frame<E: KernelFloat>(
+    frame: &[E],
+    weight_cl: &[E],
+    g: &Geometry,
+    acc: &mut [E],
+    out_frame: &mut [E],
+    window: &mut [E],
+    scale: &[E],
+    shift: &[E],
+    pool: usize,
+) {
+    scatter_frame(frame, weight_cl, g, acc);
+    affine_pool_frame(acc, out_frame, window, scale, shift, g, pool);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn conv_affine_pool_frame_avx2<E: KernelFloat>(
+    frame: &[E],
+    weight_cl: &[E],
+    g: &Geometry,
+    acc: &mut [E],
+    out_frame: &mut [E],
+    window: &mut [E],
+    scale: &[E],
+    shift: &[E],
+    pool: usize,
+) {
+    conv_affine_pool_frame(
+        frame, weight_cl, g, acc, out_frame, window, scale, shift, pool,
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -344,24 +449,23 @@ pub fn forward_affine_pool<E: KernelFloat>(
         .zip(x.par_chunks(g.in_frame().max(1)))
         .with_min_len(4)
         .for_each_init(
-            || (vec![E::zero(); oh * ow * co], vec![E::zero(); co]),
+            || (vec![E::zero(); oh * ow * co], vec![E::zero(); pw * co]),
             |(acc, window), (out_frame, frame)| {
-                scatter_dispatch(avx2, frame, &weight_cl, &g, acc);
-                for py in 0..ph {
-                    for px in 0..pw {
-                        window.fill(E::zero());
-                        for dy in 0..pool {
-                            for dx in 0..pool {
-                                let pixel = (py * pool + dy) * ow + px * pool + dx;
-                                add(window, &acc[pixel * co..(pixel + 1) * co]);
-                            }
-                        }
-                        let p = py * pw + px;
-                        for (c, &v) in window.iter().enumerate() {
-                            out_frame[c * ph * pw + p] = v * scale[c] + shift[c];
-                        }
-                    }
+                let args = (&weight_cl[..], &g, &mut acc[..], out_frame, &mut window[..]);
+                #[cfg(target_arch = "x86_64")]
+                if avx2 {
+                    // SAFETY: the processor reported AVX2 and FMA.
+                    unsafe {
+                        conv_affine_pool_frame_avx2(
+                            frame, args.0, args.1, args.2, args.3, args.4, &scale, shift, pool,
+                        )
+                    };
+                    return;
                 }
+                let _ = avx2;
+                conv_affine_pool_frame(
+                    frame, args.0, args.1, args.2, args.3, args.4, &scale, shift, pool,
+                );
             },
         );
     out
@@ -453,7 +557,7 @@ pub(crate) fn flex_conv2d(
     ) -> Option<FlexTensor> {
         let x = contiguous::<E>(x);
         let xs = typed_slice::<E>(&x);
-        if density(xs) > DENSE_ABOVE {
+        if estimated_density(xs) > DENSE_ABOVE {
             return None;
         }
         let weight = contiguous::<E>(weight);
@@ -573,7 +677,7 @@ pub(crate) fn flex_conv2d_affine_pool(
     ) -> Option<FlexTensor> {
         let [x, weight, scale, shift] = t.map(contiguous::<E>);
         let xs = typed_slice::<E>(&x);
-        if density(xs) > DENSE_ABOVE {
+        if estimated_density(xs) > DENSE_ABOVE {
             return None;
         }
         let scale = typed_slice::<E>(&scale);
@@ -639,6 +743,21 @@ pub(crate) fn flex_conv2d_bias_backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn estimated_density_counts_small_inputs_and_samples_large_ones() {
+        // Small: every element counted.
+        let small: Vec<f32> = (0..1000).map(|i| f32::from(u8::from(i % 3 == 0))).collect();
+        assert_eq!(estimated_density(&small), density(&small));
+        // Large: one element in four is non-zero, in a pattern every sampled run sees.
+        let n = COUNT_ALL_BELOW * 4;
+        let large: Vec<f32> = (0..n).map(|i| f32::from(u8::from(i % 4 == 0))).collect();
+        assert_eq!(estimated_density(&large), 0.25);
+        // A sparse half and a dense half average out.
+        let halves: Vec<f32> = (0..n).map(|i| f32::from(u8::from(i >= n / 2))).collect();
+        assert_eq!(estimated_density(&halves), 0.5);
+        assert_eq!(estimated_density::<f64>(&[]), 0.0);
+    }
 
     /// Direct definition of the convolution, for comparison.
     fn naive(x: &[f64], w: &[f64], b: Option<&[f64]>, g: Geometry) -> Vec<f64> {
