@@ -258,8 +258,8 @@ fn flex_kernel_matches_generic() {
             let b = || flex(&d.b, &[c], dtype);
             let g = || flex(&d.upstream, &dims, dtype);
 
-            let cpu = Flex::batch_norm_train(x(), w(), b(), EPS);
-            let gen = generic::train_forward::<Flex>(x(), w(), b(), EPS);
+            let cpu = Flex::batch_norm_train(x(), w(), b(), EPS, 1);
+            let gen = generic::train_forward::<Flex>(x(), w(), b(), EPS, 1);
             for (name, a, e) in [
                 ("output", cpu.output.clone(), gen.output),
                 ("mean", cpu.mean.clone(), gen.mean),
@@ -271,11 +271,11 @@ fn flex_kernel_matches_generic() {
 
             // Both backward passes from the same (kernel) statistics.
             let back = |kernel: bool| {
-                let args = (x(), w(), cpu.mean.clone(), cpu.var.clone(), EPS, g());
+                let (m, v) = (cpu.mean.clone(), cpu.var.clone());
                 if kernel {
-                    Flex::batch_norm_train_backward(args.0, args.1, args.2, args.3, args.4, args.5)
+                    Flex::batch_norm_train_backward(x(), w(), m, v, EPS, 1, g())
                 } else {
-                    generic::train_backward::<Flex>(args.0, args.1, args.2, args.3, args.4, args.5)
+                    generic::train_backward::<Flex>(x(), w(), m, v, EPS, 1, g())
                 }
             };
             let (a, e) = (back(true), back(false));
@@ -396,9 +396,9 @@ fn one_value_per_channel_gives_the_bias() {
             )
         };
         let (x, w, b) = args();
-        let cpu = Flex::batch_norm_train(x, w, b, EPS);
+        let cpu = Flex::batch_norm_train(x, w, b, EPS, 1);
         let (x, w, b) = args();
-        let gen = generic::train_forward::<Flex>(x, w, b, EPS);
+        let gen = generic::train_forward::<Flex>(x, w, b, EPS, 1);
         assert_close(&flex_values(cpu.output), &d.b, 1e-6, "kernel output");
         assert_close(&flex_values(gen.output), &d.b, 1e-6, "generic output");
     }
@@ -490,8 +490,8 @@ fn pooled_flex_kernel_matches_generic() {
             let what = |name: &str| format!("{dtype:?} {dims:?} k={k} {name}");
             let x = || flex(&xs, &dims, dtype);
             let (wt, b) = (|| flex(&ws, &[c], dtype), || flex(&bs, &[c], dtype));
-            let cpu = Flex::batch_norm_pool_train(x(), wt(), b(), EPS, k);
-            let gen = generic::train_pool_forward::<Flex>(x(), wt(), b(), EPS, k);
+            let cpu = Flex::batch_norm_train(x(), wt(), b(), EPS, k);
+            let gen = generic::train_forward::<Flex>(x(), wt(), b(), EPS, k);
             assert_eq!(cpu.output.shape().dims::<4>(), [n, c, h / k, w / k]);
             for (name, a, e) in [
                 ("output", cpu.output.clone(), gen.output),
@@ -503,9 +503,8 @@ fn pooled_flex_kernel_matches_generic() {
             }
             let g = || flex(&gs, &[n, c, h / k, w / k], dtype);
             let (m, v) = (cpu.mean.clone(), cpu.var.clone());
-            let a =
-                Flex::batch_norm_pool_train_backward(x(), wt(), m.clone(), v.clone(), EPS, k, g());
-            let e = generic::train_pool_backward::<Flex>(x(), wt(), m, v, EPS, k, g());
+            let a = Flex::batch_norm_train_backward(x(), wt(), m.clone(), v.clone(), EPS, k, g());
+            let e = generic::train_backward::<Flex>(x(), wt(), m, v, EPS, k, g());
             for (name, a, e) in [
                 ("grad x", a.input, e.input),
                 ("grad weight", a.weight, e.weight),

@@ -12,8 +12,7 @@ use burn::tensor::ops::FloatTensor;
 
 use super::{BatchNormBackend, BatchNormGrads, BatchNormTrain};
 
-/// The backward step of the training-mode normalisation, pooled by `k` (`k = 1`: the plain
-/// [`BatchNormBackend::batch_norm_train`]).
+/// The backward step of the training-mode normalisation (pooled by `k` when `k > 1`).
 #[derive(Debug)]
 struct BatchNormBackward;
 
@@ -35,59 +34,12 @@ impl<B: BatchNormBackend> Backward<B, 3> for BatchNormBackward {
             input,
             weight,
             bias,
-        } = if k == 1 {
-            B::batch_norm_train_backward(x, weight, mean, var, epsilon, grad)
-        } else {
-            B::batch_norm_pool_train_backward(x, weight, mean, var, epsilon, k, grad)
-        };
+        } = B::batch_norm_train_backward(x, weight, mean, var, epsilon, k, grad);
         for (node, g) in ops.parents.iter().zip([input, weight, bias]) {
             if let Some(node) = node {
                 grads.register::<B>(node.id, g);
             }
         }
-    }
-}
-
-/// Runs the inner forward (pooled by `k`, `k = 1`: plain) and records its graph node.
-fn train<B: BatchNormBackend, C: CheckpointStrategy>(
-    x: FloatTensor<Autodiff<B, C>>,
-    weight: FloatTensor<Autodiff<B, C>>,
-    bias: FloatTensor<Autodiff<B, C>>,
-    epsilon: f64,
-    k: usize,
-) -> BatchNormTrain<Autodiff<B, C>> {
-    let (xp, wp, bp) = (
-        x.primitive.clone(),
-        weight.primitive.clone(),
-        bias.primitive.clone(),
-    );
-    let out = if k == 1 {
-        B::batch_norm_train(xp, wp, bp, epsilon)
-    } else {
-        B::batch_norm_pool_train(xp, wp, bp, epsilon, k)
-    };
-    let output = match BatchNormBackward
-        .prepare::<C>([x.node.clone(), weight.node.clone(), bias.node.clone()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(
-            (
-                x.primitive.clone(),
-                weight.primitive.clone(),
-                out.mean.clone(),
-                out.var.clone(),
-                epsilon,
-                k,
-            ),
-            out.output,
-        ),
-        OpsKind::UnTracked(prep) => prep.finish(out.output),
-    };
-    BatchNormTrain {
-        output,
-        mean: Autodiff::<B, C>::from_inner(out.mean),
-        var: Autodiff::<B, C>::from_inner(out.var),
     }
 }
 
@@ -97,43 +49,37 @@ impl<B: BatchNormBackend, C: CheckpointStrategy> BatchNormBackend for Autodiff<B
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         epsilon: f64,
+        pool: usize,
     ) -> BatchNormTrain<Self> {
-        train(x, weight, bias, epsilon, 1)
-    }
-
-    fn batch_norm_pool_train(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        epsilon: f64,
-        k: usize,
-    ) -> BatchNormTrain<Self> {
-        train(x, weight, bias, epsilon, k)
-    }
-
-    fn batch_norm_pool_train_backward(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        var: FloatTensor<Self>,
-        epsilon: f64,
-        k: usize,
-        grad_output: FloatTensor<Self>,
-    ) -> BatchNormGrads<Self> {
-        // Second-order use is not supported: computed on the inner backend, untracked.
-        let g = B::batch_norm_pool_train_backward(
-            x.primitive,
-            weight.primitive,
-            mean.primitive,
-            var.primitive,
+        let out = B::batch_norm_train(
+            x.primitive.clone(),
+            weight.primitive.clone(),
+            bias.primitive.clone(),
             epsilon,
-            k,
-            grad_output.primitive,
+            pool,
         );
-        BatchNormGrads {
-            input: Self::from_inner(g.input),
-            weight: Self::from_inner(g.weight),
-            bias: Self::from_inner(g.bias),
+        let output = match BatchNormBackward
+            .prepare::<C>([x.node.clone(), weight.node.clone(), bias.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(
+                (
+                    x.primitive.clone(),
+                    weight.primitive.clone(),
+                    out.mean.clone(),
+                    out.var.clone(),
+                    epsilon,
+                    pool,
+                ),
+                out.output,
+            ),
+            OpsKind::UnTracked(prep) => prep.finish(out.output),
+        };
+        BatchNormTrain {
+            output,
+            mean: Self::from_inner(out.mean),
+            var: Self::from_inner(out.var),
         }
     }
 
@@ -143,6 +89,7 @@ impl<B: BatchNormBackend, C: CheckpointStrategy> BatchNormBackend for Autodiff<B
         mean: FloatTensor<Self>,
         var: FloatTensor<Self>,
         epsilon: f64,
+        pool: usize,
         grad_output: FloatTensor<Self>,
     ) -> BatchNormGrads<Self> {
         // Second-order use is not supported: computed on the inner backend, untracked.
@@ -152,6 +99,7 @@ impl<B: BatchNormBackend, C: CheckpointStrategy> BatchNormBackend for Autodiff<B
             mean.primitive,
             var.primitive,
             epsilon,
+            pool,
             grad_output.primitive,
         );
         BatchNormGrads {

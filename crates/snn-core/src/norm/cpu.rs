@@ -347,8 +347,7 @@ fn pooled_shape(x: &FlexTensor, k: usize) -> Shape {
     Shape::from(dims)
 }
 
-/// [`super::BatchNormBackend::batch_norm_train`] and
-/// [`super::BatchNormBackend::batch_norm_pool_train`] for `Flex` (`k = 1` without pooling).
+/// [`super::BatchNormBackend::batch_norm_train`] for `Flex` (`k = 1`: no pooling).
 pub(crate) fn flex_train_forward(
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
@@ -383,13 +382,11 @@ pub(crate) fn flex_train_forward(
     match kernel_dtype(&[&x, &weight, &bias]) {
         Some(DType::F32) => run::<f32>(&x, &weight, &bias, epsilon, k),
         Some(_) => run::<f64>(&x, &weight, &bias, epsilon, k),
-        None if k == 1 => generic::train_forward::<Flex>(x, weight, bias, epsilon),
-        None => generic::train_pool_forward::<Flex>(x, weight, bias, epsilon, k),
+        None => generic::train_forward::<Flex>(x, weight, bias, epsilon, k),
     }
 }
 
-/// [`super::BatchNormBackend::batch_norm_train_backward`] and
-/// [`super::BatchNormBackend::batch_norm_pool_train_backward`] for `Flex`.
+/// [`super::BatchNormBackend::batch_norm_train_backward`] for `Flex`.
 pub(crate) fn flex_train_backward(
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
@@ -423,10 +420,7 @@ pub(crate) fn flex_train_backward(
     match kernel_dtype(&t) {
         Some(DType::F32) => run::<f32>(t, epsilon, k),
         Some(_) => run::<f64>(t, epsilon, k),
-        None if k == 1 => {
-            generic::train_backward::<Flex>(x, weight, mean, var, epsilon, grad_output)
-        }
-        None => generic::train_pool_backward::<Flex>(x, weight, mean, var, epsilon, k, grad_output),
+        None => generic::train_backward::<Flex>(x, weight, mean, var, epsilon, k, grad_output),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
 use super::{BatchNormGrads, BatchNormTrain};
 
@@ -26,22 +26,46 @@ fn per_channel<B: Backend>(t: Tensor<B, 1>) -> Tensor<B, 3> {
     t.reshape([1, c, 1])
 }
 
-/// Training-mode forward pass.
+/// `[N, C, S]`, every axis after the channel axis folded into `S`.
+fn flat<B: Backend>(x: FloatTensor<B>) -> Tensor<B, 3> {
+    let shape = x.shape();
+    let [n, c] = [shape[0], shape[1]];
+    let s = shape.num_elements() / (n * c).max(1);
+    wrap(B::float_reshape(x, Shape::new([n, c, s])))
+}
+
+/// Training-mode forward pass, then `pool x pool` average pooling of `[N, C, H, W]` when
+/// `pool > 1` (burn's `avg_pool2d` of the full-resolution output).
 pub fn train_forward<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: FloatTensor<B>,
     epsilon: f64,
+    pool: usize,
 ) -> BatchNormTrain<B> {
-    let x: Tensor<B, 3> = wrap(x);
+    let shape = x.shape();
+    let x = flat::<B>(x);
     let c = x.dims()[1];
     let mean = channel_mean(x.clone());
     let centred = x - mean.clone();
     let var = channel_mean(centred.clone().square());
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip();
     let output = centred * inv_std * per_channel(wrap(weight)) + per_channel(wrap(bias));
+    let output = B::float_reshape(unwrap(output), shape);
+    let output = if pool > 1 {
+        unwrap(burn::tensor::module::avg_pool2d(
+            wrap::<B, 4>(output),
+            [pool, pool],
+            [pool, pool],
+            [0, 0],
+            true,
+            false,
+        ))
+    } else {
+        output
+    };
     BatchNormTrain {
-        output: unwrap(output),
+        output,
         mean: unwrap(mean.reshape([c])),
         var: unwrap(var.reshape([c])),
     }
@@ -49,17 +73,31 @@ pub fn train_forward<B: Backend>(
 
 /// Training-mode backward pass:
 /// `dx = gamma / sigma * (g - mean(g) - x_hat * mean(g * x_hat))`, `dgamma = sum(g * x_hat)`,
-/// `dbeta = sum(g)`.
+/// `dbeta = sum(g)`, where `g` is the output gradient, spread evenly over each `pool x pool`
+/// block when the forward pass pooled.
+#[allow(clippy::too_many_arguments)]
 pub fn train_backward<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     mean: FloatTensor<B>,
     var: FloatTensor<B>,
     epsilon: f64,
+    pool: usize,
     grad_output: FloatTensor<B>,
 ) -> BatchNormGrads<B> {
-    let x: Tensor<B, 3> = wrap(x);
-    let g: Tensor<B, 3> = wrap(grad_output);
+    let shape = x.shape();
+    let g = if pool > 1 {
+        let [n, c, oh, ow] = grad_output.shape().dims::<4>();
+        let k = pool;
+        wrap::<B, 4>(grad_output)
+            .reshape([n, c, oh, 1, ow, 1])
+            .expand([n, c, oh, k, ow, k])
+            .reshape([n, c, oh * k * ow * k])
+            .div_scalar((k * k) as f64)
+    } else {
+        flat::<B>(grad_output)
+    };
+    let x = flat::<B>(x);
     let c = x.dims()[1];
     let inv_std = per_channel(wrap::<B, 1>(var).add_scalar(epsilon).sqrt().recip());
     let x_hat = (x - per_channel(wrap(mean))) * inv_std.clone();
@@ -70,64 +108,9 @@ pub fn train_backward<B: Backend>(
     let input =
         (g - mean_g.clone() - x_hat * mean_gx.clone()) * (inv_std * per_channel(wrap(weight)));
     BatchNormGrads {
-        input: unwrap(input),
+        input: B::float_reshape(unwrap(input), shape),
         weight: unwrap(mean_gx.mul_scalar(count).reshape([c])),
         bias: unwrap(mean_g.mul_scalar(count).reshape([c])),
-    }
-}
-
-/// Training-mode forward pass of `[N, C, H, W]` followed by `k x k` average pooling:
-/// [`train_forward`] on the full resolution, then burn's `avg_pool2d`.
-pub fn train_pool_forward<B: Backend>(
-    x: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    bias: FloatTensor<B>,
-    epsilon: f64,
-    k: usize,
-) -> BatchNormTrain<B> {
-    let x: Tensor<B, 4> = wrap(x);
-    let [n, c, h, w] = x.dims();
-    let out = train_forward::<B>(unwrap(x.reshape([n, c, h * w])), weight, bias, epsilon);
-    let y: Tensor<B, 4> = wrap::<B, 3>(out.output).reshape([n, c, h, w]);
-    let pooled = burn::tensor::module::avg_pool2d(y, [k, k], [k, k], [0, 0], true, false);
-    BatchNormTrain {
-        output: unwrap(pooled),
-        ..out
-    }
-}
-
-/// The backward pass of [`train_pool_forward`]: the pooled gradient spread evenly over each
-/// `k x k` block, then [`train_backward`].
-#[allow(clippy::too_many_arguments)]
-pub fn train_pool_backward<B: Backend>(
-    x: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    mean: FloatTensor<B>,
-    var: FloatTensor<B>,
-    epsilon: f64,
-    k: usize,
-    grad_output: FloatTensor<B>,
-) -> BatchNormGrads<B> {
-    let x: Tensor<B, 4> = wrap(x);
-    let [n, c, h, w] = x.dims();
-    let g: Tensor<B, 4> = wrap(grad_output);
-    let (oh, ow) = (h / k, w / k);
-    let spread = g
-        .reshape([n, c, oh, 1, ow, 1])
-        .expand([n, c, oh, k, ow, k])
-        .reshape([n, c, h * w])
-        .div_scalar((k * k) as f64);
-    let grads = train_backward::<B>(
-        unwrap(x.reshape([n, c, h * w])),
-        weight,
-        mean,
-        var,
-        epsilon,
-        unwrap(spread),
-    );
-    BatchNormGrads {
-        input: unwrap(wrap::<B, 3>(grads.input).reshape([n, c, h, w])),
-        ..grads
     }
 }
 

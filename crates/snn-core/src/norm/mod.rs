@@ -1,6 +1,6 @@
 //! Batch normalisation as one fused operation: training-mode forward (batch statistics and the
-//! normalised output in two passes over the data) and its backward (two passes), plus the
-//! per-channel affine map that evaluation mode applies.
+//! normalised output, optionally average-pooled, in two passes over the data) and its backward
+//! (two passes), plus the per-channel affine map that evaluation mode applies.
 //!
 //! Composed from burn's tensor ops, training-mode BatchNorm is a dozen graph nodes over the
 //! whole activation tensor (a transposed copy, broadcast subtractions and products, their
@@ -9,8 +9,8 @@
 //!
 //! A burn backend extension like [`crate::LifBackend`]:
 //! - the default methods compose burn tensor ops (CUDA keeps them; [`generic`]);
-//! - `Flex` runs the CPU kernels of [`cpu`] for f32 and f64, in parallel over channels and
-//!   frames, with the per-channel sums accumulated in f64;
+//! - `Flex` runs the CPU kernels of [`cpu`] for f32 and f64, in parallel over `(frame,
+//!   channel)` planes, with the per-plane sums combined per channel in f64;
 //! - `Autodiff<B>` records one graph node for the output ([`autodiff`]); the batch mean and
 //!   variance come back detached (they only feed the running statistics).
 
@@ -46,59 +46,38 @@ pub struct BatchNormGrads<B: Backend> {
 
 /// A backend that can run batch normalisation as fused operations.
 ///
-/// Shapes: `x` is `[N, C, S]` (every axis but the channel axis folded into `N` and `S`),
-/// per-channel tensors are `[C]`.
+/// Shapes: `x` is `[N, C, S]` (every axis but the channel axis folded into `N` and `S`) or,
+/// when the output is average-pooled (`pool > 1`), `[N, C, H, W]`; per-channel tensors are
+/// `[C]`.
 pub trait BatchNormBackend: Backend {
     /// `y = (x - mean) / sqrt(var + epsilon) * weight + bias` with the batch mean and biased
-    /// variance of each channel over `N * S` values.
+    /// variance of each channel over all its values, then, when `pool > 1`, the average over
+    /// non-overlapping `pool x pool` blocks of `[N, C, H, W]` (`H` and `W` multiples of
+    /// `pool`; the output is `[N, C, H / pool, W / pool]`, the statistics are still those of
+    /// the full-resolution `x`).
     fn batch_norm_train(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         epsilon: f64,
+        pool: usize,
     ) -> BatchNormTrain<Self> {
-        generic::train_forward::<Self>(x, weight, bias, epsilon)
+        generic::train_forward::<Self>(x, weight, bias, epsilon, pool)
     }
 
     /// The gradients of [`batch_norm_train`](Self::batch_norm_train), given the forward
-    /// pass's input and statistics and the output gradient.
+    /// pass's input and statistics, its pooling factor and the (pooled) output's gradient.
+    #[allow(clippy::too_many_arguments)]
     fn batch_norm_train_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         mean: FloatTensor<Self>,
         var: FloatTensor<Self>,
         epsilon: f64,
+        pool: usize,
         grad_output: FloatTensor<Self>,
     ) -> BatchNormGrads<Self> {
-        generic::train_backward::<Self>(x, weight, mean, var, epsilon, grad_output)
-    }
-
-    /// [`batch_norm_train`](Self::batch_norm_train) of `x` (`[N, C, H, W]`) followed by
-    /// `k x k` block average pooling (stride `k`; `H` and `W` multiples of `k`): the output is
-    /// `[N, C, H / k, W / k]`, the statistics are those of the full-resolution `x`.
-    fn batch_norm_pool_train(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        epsilon: f64,
-        k: usize,
-    ) -> BatchNormTrain<Self> {
-        generic::train_pool_forward::<Self>(x, weight, bias, epsilon, k)
-    }
-
-    /// The gradients of [`batch_norm_pool_train`](Self::batch_norm_pool_train), given the
-    /// forward pass's full-resolution input and statistics and the pooled output's gradient.
-    #[allow(clippy::too_many_arguments)]
-    fn batch_norm_pool_train_backward(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        var: FloatTensor<Self>,
-        epsilon: f64,
-        k: usize,
-        grad_output: FloatTensor<Self>,
-    ) -> BatchNormGrads<Self> {
-        generic::train_pool_backward::<Self>(x, weight, mean, var, epsilon, k, grad_output)
+        generic::train_backward::<Self>(x, weight, mean, var, epsilon, pool, grad_output)
     }
 
     /// `y = x * scale[c] + shift[c]`: evaluation-mode normalisation with folded statistics.
@@ -117,8 +96,9 @@ impl BatchNormBackend for burn_flex::Flex {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         epsilon: f64,
+        pool: usize,
     ) -> BatchNormTrain<Self> {
-        cpu::flex_train_forward(x, weight, bias, epsilon, 1)
+        cpu::flex_train_forward(x, weight, bias, epsilon, pool)
     }
 
     fn batch_norm_train_backward(
@@ -127,31 +107,10 @@ impl BatchNormBackend for burn_flex::Flex {
         mean: FloatTensor<Self>,
         var: FloatTensor<Self>,
         epsilon: f64,
+        pool: usize,
         grad_output: FloatTensor<Self>,
     ) -> BatchNormGrads<Self> {
-        cpu::flex_train_backward(x, weight, mean, var, epsilon, 1, grad_output)
-    }
-
-    fn batch_norm_pool_train(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        epsilon: f64,
-        k: usize,
-    ) -> BatchNormTrain<Self> {
-        cpu::flex_train_forward(x, weight, bias, epsilon, k)
-    }
-
-    fn batch_norm_pool_train_backward(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        var: FloatTensor<Self>,
-        epsilon: f64,
-        k: usize,
-        grad_output: FloatTensor<Self>,
-    ) -> BatchNormGrads<Self> {
-        cpu::flex_train_backward(x, weight, mean, var, epsilon, k, grad_output)
+        cpu::flex_train_backward(x, weight, mean, var, epsilon, pool, grad_output)
     }
 
     fn channel_affine(
@@ -192,23 +151,16 @@ pub fn batch_norm_train<B: BatchNormBackend>(
     bias: Tensor<B, 1>,
     epsilon: f64,
 ) -> BatchNormOutput<B> {
-    let out = B::batch_norm_train(
-        x.into_primitive().tensor(),
-        weight.into_primitive().tensor(),
-        bias.into_primitive().tensor(),
-        epsilon,
-    );
-    BatchNormOutput {
-        output: Tensor::from_primitive(TensorPrimitive::Float(out.output)),
-        mean: Tensor::from_primitive(TensorPrimitive::Float(out.mean)),
-        var: Tensor::from_primitive(TensorPrimitive::Float(out.var)),
-    }
+    train(x, weight, bias, epsilon, 1)
 }
 
 /// Training-mode batch normalisation of `x` (`[N, C, H, W]`) followed by `k x k` block
 /// average pooling, as one fused operation: `[N, C, H / k, W / k]` out, with the statistics of
 /// the full-resolution input. Equal to [`batch_norm_train`] then average pooling, without
 /// writing the full-resolution normalised tensor.
+///
+/// # Panics
+/// If `k` is 0 or does not divide `H` and `W`.
 pub fn batch_norm_pool_train<B: BatchNormBackend>(
     x: Tensor<B, 4>,
     weight: Tensor<B, 1>,
@@ -221,12 +173,22 @@ pub fn batch_norm_pool_train<B: BatchNormBackend>(
         k >= 1 && h % k == 0 && w % k == 0,
         "batch_norm_pool_train: pooling {k} does not tile {h}x{w}"
     );
-    let out = B::batch_norm_pool_train(
+    train(x, weight, bias, epsilon, k)
+}
+
+fn train<B: BatchNormBackend, const D: usize>(
+    x: Tensor<B, D>,
+    weight: Tensor<B, 1>,
+    bias: Tensor<B, 1>,
+    epsilon: f64,
+    pool: usize,
+) -> BatchNormOutput<B, D> {
+    let out = B::batch_norm_train(
         x.into_primitive().tensor(),
         weight.into_primitive().tensor(),
         bias.into_primitive().tensor(),
         epsilon,
-        k,
+        pool,
     );
     BatchNormOutput {
         output: Tensor::from_primitive(TensorPrimitive::Float(out.output)),
