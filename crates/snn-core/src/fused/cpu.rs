@@ -133,43 +133,33 @@ impl<E: KernelFloat> ForwardJob<'_, E> {
             }
             count
         };
-        let spike_count = {
-            let s_blocks = column_blocks_mut(&mut spikes.spare_capacity_mut()[..len], n);
-            let rows = column_blocks(self.x, n);
-            let run_block = |x: Vec<&[E]>,
-                             s: Vec<&mut [MaybeUninit<E>]>,
-                             u: Option<Vec<&mut [MaybeUninit<E>]>>| {
+        let blocks = column_blocks(self.x, n);
+        let u_blocks: Vec<Option<_>> = if self.keep_membrane {
+            column_blocks_mut(&mut membrane.spare_capacity_mut()[..len], n)
+                .into_iter()
+                .map(Some)
+                .collect()
+        } else {
+            (0..blocks.len()).map(|_| None).collect()
+        };
+        let spike_count = blocks
+            .into_par_iter()
+            .zip(column_blocks_mut(
+                &mut spikes.spare_capacity_mut()[..len],
+                n,
+            ))
+            .zip(u_blocks)
+            .map(|((x, s), mut u)| {
                 let width = x.first().map_or(0, |row| row.len());
                 let mut state = vec![E::zero(); width];
                 let mut count = 0u64;
-                match u {
-                    Some(u) => {
-                        for ((x, s), u) in x.into_iter().zip(s).zip(u) {
-                            count += to_u64(step(x, s, &mut state, Some(u)));
-                        }
-                    }
-                    None => {
-                        for (x, s) in x.into_iter().zip(s) {
-                            count += to_u64(step(x, s, &mut state, None));
-                        }
-                    }
+                for (t, (x, s)) in x.into_iter().zip(s).enumerate() {
+                    let u_t = u.as_mut().map(|u| &mut *u[t]);
+                    count += to_u64(step(x, s, &mut state, u_t));
                 }
                 count
-            };
-            if self.keep_membrane {
-                let u_blocks = column_blocks_mut(&mut membrane.spare_capacity_mut()[..len], n);
-                rows.into_par_iter()
-                    .zip(s_blocks)
-                    .zip(u_blocks)
-                    .map(|((x, s), u)| run_block(x, s, Some(u)))
-                    .sum()
-            } else {
-                rows.into_par_iter()
-                    .zip(s_blocks)
-                    .map(|(x, s)| run_block(x, s, None))
-                    .sum()
-            }
-        };
+            })
+            .sum();
         // SAFETY: every row of every column block was written above (the blocks cover the
         // `[steps, n]` buffers; `n == 0` means `len == 0`).
         unsafe {
@@ -425,28 +415,70 @@ pub(crate) fn typed_slice<E: KernelFloat>(tensor: &FlexTensor) -> &[E] {
         .expect("a contiguous tensor of the dispatched dtype")
 }
 
+/// The `Flex` forward pass: the kernel for f32 and f64 (the membrane only when
+/// `keep_membrane`), the generic path for other dtypes (which always has it).
+fn flex_forward_pass(
+    input: FloatTensor<Flex>,
+    decay: FloatTensor<Flex>,
+    rule: &FiringRule,
+    keep_membrane: bool,
+) -> (LifSpikes<Flex>, Option<FlexTensor>) {
+    fn run<E: KernelFloat>(
+        input: FlexTensor,
+        decay: f64,
+        rule: &FiringRule,
+        keep_membrane: bool,
+    ) -> (LifSpikes<Flex>, Option<FlexTensor>) {
+        let shape = input.shape();
+        let input = contiguous::<E>(&input);
+        let x = typed_slice::<E>(&input);
+        let job = if keep_membrane {
+            forward
+        } else {
+            forward_spikes
+        };
+        let out = job(x, shape[0], cast::<E>(decay), rule);
+        let spikes = LifSpikes {
+            spikes: flex_from_vec(out.spikes, shape.clone()),
+            // In f64 whatever the input dtype: f32 counts are inexact above 2^24 spikes.
+            spike_count: flex_from_vec(vec![out.spike_count as f64], Shape::new([1])),
+        };
+        (
+            spikes,
+            keep_membrane.then(|| flex_from_vec(out.membrane, shape)),
+        )
+    }
+    match input.dtype() {
+        DType::F32 => run::<f32>(input, flex_scalar(decay), rule, keep_membrane),
+        DType::F64 => run::<f64>(input, flex_scalar(decay), rule, keep_membrane),
+        _ => {
+            let LifForward {
+                spikes,
+                membrane,
+                spike_count,
+            } = generic::forward::<Flex>(input, decay, rule);
+            (
+                LifSpikes {
+                    spikes,
+                    spike_count,
+                },
+                Some(membrane),
+            )
+        }
+    }
+}
+
 /// [`super::LifBackend::lif_forward`] for `Flex`.
 pub(crate) fn flex_forward(
     input: FloatTensor<Flex>,
     decay: FloatTensor<Flex>,
     rule: &FiringRule,
 ) -> LifForward<Flex> {
-    fn run<E: KernelFloat>(input: FlexTensor, decay: f64, rule: &FiringRule) -> LifForward<Flex> {
-        let shape = input.shape();
-        let input = contiguous::<E>(&input);
-        let x = typed_slice::<E>(&input);
-        let out = forward(x, shape[0], cast::<E>(decay), rule);
-        LifForward {
-            spikes: flex_from_vec(out.spikes, shape.clone()),
-            membrane: flex_from_vec(out.membrane, shape),
-            // In f64 whatever the input dtype: f32 counts are inexact above 2^24 spikes.
-            spike_count: flex_from_vec(vec![out.spike_count as f64], Shape::new([1])),
-        }
-    }
-    match input.dtype() {
-        DType::F32 => run::<f32>(input, flex_scalar(decay), rule),
-        DType::F64 => run::<f64>(input, flex_scalar(decay), rule),
-        _ => generic::forward::<Flex>(input, decay, rule),
+    let (out, membrane) = flex_forward_pass(input, decay, rule, true);
+    LifForward {
+        spikes: out.spikes,
+        membrane: membrane.expect("the membrane was asked for"),
+        spike_count: out.spike_count,
     }
 }
 
@@ -456,27 +488,7 @@ pub(crate) fn flex_forward_spikes(
     decay: FloatTensor<Flex>,
     rule: &FiringRule,
 ) -> LifSpikes<Flex> {
-    fn run<E: KernelFloat>(input: FlexTensor, decay: f64, rule: &FiringRule) -> LifSpikes<Flex> {
-        let shape = input.shape();
-        let input = contiguous::<E>(&input);
-        let x = typed_slice::<E>(&input);
-        let out = forward_spikes(x, shape[0], cast::<E>(decay), rule);
-        LifSpikes {
-            spikes: flex_from_vec(out.spikes, shape),
-            spike_count: flex_from_vec(vec![out.spike_count as f64], Shape::new([1])),
-        }
-    }
-    match input.dtype() {
-        DType::F32 => run::<f32>(input, flex_scalar(decay), rule),
-        DType::F64 => run::<f64>(input, flex_scalar(decay), rule),
-        _ => {
-            let out = generic::forward::<Flex>(input, decay, rule);
-            LifSpikes {
-                spikes: out.spikes,
-                spike_count: out.spike_count,
-            }
-        }
-    }
+    flex_forward_pass(input, decay, rule, false).0
 }
 
 /// [`super::LifBackend::lif_backward`] for `Flex`.

@@ -46,6 +46,16 @@ pub struct LifSpikes<B: Backend> {
     pub spike_count: FloatTensor<B>,
 }
 
+impl<B: Backend> From<LifForward<B>> for LifSpikes<B> {
+    /// The spikes and count of a full forward pass, its membrane dropped.
+    fn from(out: LifForward<B>) -> Self {
+        Self {
+            spikes: out.spikes,
+            spike_count: out.spike_count,
+        }
+    }
+}
+
 /// Gradients of the fused backward pass.
 #[derive(Debug)]
 pub struct LifGrads<B: Backend> {
@@ -80,11 +90,7 @@ pub trait LifBackend: Backend {
         decay: FloatTensor<Self>,
         rule: &FiringRule,
     ) -> LifSpikes<Self> {
-        let out = Self::lif_forward(input, decay, rule);
-        LifSpikes {
-            spikes: out.spikes,
-            spike_count: out.spike_count,
-        }
+        Self::lif_forward(input, decay, rule).into()
     }
 
     /// Backpropagates through all time steps.
