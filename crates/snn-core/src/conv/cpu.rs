@@ -241,24 +241,29 @@ fn scatter_frame_avx2<E: KernelFloat>(frame: &[E], weight_cl: &[E], g: &Geometry
     scatter_frame(frame, weight_cl, g, acc)
 }
 
+/// What every frame of the evaluation-mode conv block shares: the channels-last weights, the
+/// geometry, the per-channel affine map (with `1 / pool^2` folded into `scale` and the bias
+/// into `shift`) and the pooling factor.
+struct AffinePool<'a, E> {
+    weight_cl: &'a [E],
+    g: &'a Geometry,
+    scale: &'a [E],
+    shift: &'a [E],
+    pool: usize,
+}
+
 /// Pools the channels-last accumulator `acc` (`[OH * OW, C_out]`) by `pool`, applies
-/// `v * scale[c] + shift[c]` (with `1 / pool^2` folded into `scale`) and writes the frame
-/// channels-first (`[C_out, OH / pool, OW / pool]`). `window` holds one pooled row,
-/// `[OW / pool, C_out]`.
+/// `v * scale[c] + shift[c]` and writes the frame channels-first (`[C_out, OH / pool,
+/// OW / pool]`). `window` holds one pooled row, `[OW / pool, C_out]`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn affine_pool_frame<E: KernelFloat>(
+    op: &AffinePool<E>,
     acc: &[E],
     out_frame: &mut [E],
     window: &mut [E],
-    scale: &[E],
-    shift: &[E],
-    g: &Geometry,
-    pool: usize,
 ) {
-    let co = g.c_out;
-    let ow = g.out_w();
-    let (ph, pw) = (g.out_h() / pool, ow / pool);
+    let (co, ow, pool) = (op.g.c_out, op.g.out_w(), op.pool);
+    let (ph, pw) = (op.g.out_h() / pool, ow / pool);
     for py in 0..ph {
         let pooled: &[E] = if pool == 1 {
             &acc[py * ow * co..(py + 1) * ow * co]
@@ -276,7 +281,7 @@ fn affine_pool_frame<E: KernelFloat>(
         };
         for (px, v) in pooled.chunks_exact(co).enumerate() {
             let p = py * pw + px;
-            for (c, ((&v, &a), &b)) in v.iter().zip(scale).zip(shift).enumerate() {
+            for (c, ((&v, &a), &b)) in v.iter().zip(op.scale).zip(op.shift).enumerate() {
                 out_frame[c * ph * pw + p] = v * a + b;
             }
         }
@@ -285,39 +290,27 @@ fn affine_pool_frame<E: KernelFloat>(
 
 /// One frame of the evaluation-mode conv block: [`scatter_frame`] then [`affine_pool_frame`].
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn conv_affine_pool_frame<E: KernelFloat>(
+    op: &AffinePool<E>,
     frame: &[E],
-    weight_cl: &[E],
-    g: &Geometry,
-    acc: &mut [E],
     out_frame: &mut [E],
+    acc: &mut [E],
     window: &mut [E],
-    scale: &[E],
-    shift: &[E],
-    pool: usize,
 ) {
-    scatter_frame(frame, weight_cl, g, acc);
-    affine_pool_frame(acc, out_frame, window, scale, shift, g, pool);
+    scatter_frame(frame, op.weight_cl, op.g, acc);
+    affine_pool_frame(op, acc, out_frame, window);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 fn conv_affine_pool_frame_avx2<E: KernelFloat>(
+    op: &AffinePool<E>,
     frame: &[E],
-    weight_cl: &[E],
-    g: &Geometry,
-    acc: &mut [E],
     out_frame: &mut [E],
+    acc: &mut [E],
     window: &mut [E],
-    scale: &[E],
-    shift: &[E],
-    pool: usize,
 ) {
-    conv_affine_pool_frame(
-        frame, weight_cl, g, acc, out_frame, window, scale, shift, pool,
-    )
+    conv_affine_pool_frame(op, frame, out_frame, acc, window)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -356,6 +349,23 @@ fn scatter_dispatch<E: KernelFloat>(
     }
     let _ = avx2;
     scatter_frame(frame, weight_cl, g, acc)
+}
+
+fn conv_affine_pool_dispatch<E: KernelFloat>(
+    avx2: bool,
+    op: &AffinePool<E>,
+    frame: &[E],
+    out_frame: &mut [E],
+    acc: &mut [E],
+    window: &mut [E],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: the processor reported AVX2 and FMA.
+        return unsafe { conv_affine_pool_frame_avx2(op, frame, out_frame, acc, window) };
+    }
+    let _ = avx2;
+    conv_affine_pool_frame(op, frame, out_frame, acc, window)
 }
 
 fn gather_dispatch<E: KernelFloat>(
@@ -445,27 +455,20 @@ pub fn forward_affine_pool<E: KernelFloat>(
     if out_frame == 0 {
         return out;
     }
+    let op = AffinePool {
+        weight_cl: &weight_cl,
+        g: &g,
+        scale: &scale,
+        shift,
+        pool,
+    };
     out.par_chunks_mut(out_frame)
         .zip(x.par_chunks(g.in_frame().max(1)))
         .with_min_len(4)
         .for_each_init(
             || (vec![E::zero(); oh * ow * co], vec![E::zero(); pw * co]),
             |(acc, window), (out_frame, frame)| {
-                let args = (&weight_cl[..], &g, &mut acc[..], out_frame, &mut window[..]);
-                #[cfg(target_arch = "x86_64")]
-                if avx2 {
-                    // SAFETY: the processor reported AVX2 and FMA.
-                    unsafe {
-                        conv_affine_pool_frame_avx2(
-                            frame, args.0, args.1, args.2, args.3, args.4, &scale, shift, pool,
-                        )
-                    };
-                    return;
-                }
-                let _ = avx2;
-                conv_affine_pool_frame(
-                    frame, args.0, args.1, args.2, args.3, args.4, &scale, shift, pool,
-                );
+                conv_affine_pool_dispatch(avx2, &op, frame, out_frame, acc, window);
             },
         );
     out
