@@ -84,33 +84,37 @@ pub(crate) fn par_planes<E: KernelFloat>(
     out
 }
 
-/// Per-channel sums of `x` (`[N, C, S]` planes of `S`), in f64, in a fixed order.
-pub(crate) fn channel_sums<E: KernelFloat>(x: &[E], [n, c, s]: [usize; 3]) -> Vec<f64> {
-    let planes: Vec<f64> = if s == 0 {
-        vec![0.0; n * c]
-    } else {
-        let mut planes = Vec::new();
-        x.par_chunks(s)
-            .with_min_len(16)
-            .map(|p| lane_sum(p, |v| v))
-            .collect_into_vec(&mut planes);
-        planes
-    };
-    combine(&planes, n, c, |acc: &mut f64, &v| *acc += v)
+/// `f(index, plane)` for each of the `count` planes of `plane` elements of `x`, in parallel,
+/// returned in order; `T::default()` for each when the planes are empty.
+fn map_planes<E: KernelFloat, T: Send + Default + Clone>(
+    x: &[E],
+    plane: usize,
+    count: usize,
+    f: impl Fn(usize, &[E]) -> T + Sync + Send,
+) -> Vec<T> {
+    if plane == 0 {
+        return vec![T::default(); count];
+    }
+    let mut out = Vec::with_capacity(count);
+    x.par_chunks(plane)
+        .enumerate()
+        .with_min_len(16)
+        .map(|(i, p)| f(i, p))
+        .collect_into_vec(&mut out);
+    out
 }
 
-/// Folds per-plane values (`[N, C]`) into one value per channel, frames in order.
-fn combine<T, A: Default + Clone>(
-    planes: &[T],
-    n: usize,
-    c: usize,
-    add: impl Fn(&mut A, &T),
-) -> Vec<A> {
-    let mut out = vec![A::default(); c];
-    for frame in 0..n {
-        for (ch, acc) in out.iter_mut().enumerate() {
-            add(acc, &planes[frame * c + ch]);
-        }
+/// Per-channel sums of `x` (`[N, C, S]` planes of `S`), in f64, in a fixed order.
+pub(crate) fn channel_sums<E: KernelFloat>(x: &[E], [n, c, s]: [usize; 3]) -> Vec<f64> {
+    let planes = map_planes(x, s, n * c, |_, p| lane_sum(p, |v| v));
+    channel_totals(&planes, c, |&v| v)
+}
+
+/// Sums `value` of per-plane results (`[N, C]`, frame-major) per channel, frames in order.
+fn channel_totals<T>(planes: &[T], c: usize, value: impl Fn(&T) -> f64) -> Vec<f64> {
+    let mut out = vec![0.0; c];
+    for (i, p) in planes.iter().enumerate() {
+        out[i % c] += value(p);
     }
     out
 }
@@ -118,37 +122,28 @@ fn combine<T, A: Default + Clone>(
 /// Batch mean and biased variance per channel, in f64.
 fn statistics<E: KernelFloat>(x: &[E], [n, c, h, w]: Dims) -> (Vec<f64>, Vec<f64>) {
     let s = h * w;
-    let count = (n * s).max(1) as f64;
-    // Per plane: the sum and the sum of squares about the plane's own mean.
-    let mut planes: Vec<(f64, f64)> = Vec::new();
-    if s > 0 {
-        x.par_chunks(s)
-            .with_min_len(16)
-            .map(|p| {
-                let sum = lane_sum(p, |v| v);
-                let mean = sum / s as f64;
-                let m: E = cast(mean);
-                // sum (x - m)^2 = M2 + s (mean - m)^2 for the rounded centre m.
-                let around_m = lane_sum(p, |v| (v - m) * (v - m));
-                let d = mean - to_f64(m);
-                (sum, (around_m - s as f64 * d * d).max(0.0))
-            })
-            .collect_into_vec(&mut planes);
-    } else {
-        planes = vec![(0.0, 0.0); n * c];
+    if n * s == 0 {
+        // No values: statistics 0 (and the output, if any, the bias).
+        return (vec![0.0; c], vec![0.0; c]);
     }
-    let sums = combine(&planes, n, c, |acc: &mut f64, p| *acc += p.0);
+    let count = (n * s) as f64;
+    // Per plane: the sum and the sum of squares about the plane's own mean.
+    let planes = map_planes(x, s, n * c, |_, p| {
+        let sum = lane_sum(p, |v| v);
+        let mean = sum / s as f64;
+        let m: E = cast(mean);
+        // sum (x - m)^2 = M2 + s (mean - m)^2 for the rounded centre m.
+        let around_m = lane_sum(p, |v| (v - m) * (v - m));
+        let d = mean - to_f64(m);
+        (sum, (around_m - s as f64 * d * d).max(0.0))
+    });
+    let sums = channel_totals(&planes, c, |p| p.0);
     let mean: Vec<f64> = sums.iter().map(|v| v / count).collect();
     // Chan et al.: M2 = sum_p [M2_p + s (mean_p - mean)^2].
     let mut m2 = vec![0.0; c];
-    if s > 0 {
-        for frame in 0..n {
-            for ch in 0..c {
-                let (sum, plane_m2) = planes[frame * c + ch];
-                let d = sum / s as f64 - mean[ch];
-                m2[ch] += plane_m2 + s as f64 * d * d;
-            }
-        }
+    for (i, &(sum, plane_m2)) in planes.iter().enumerate() {
+        let d = sum / s as f64 - mean[i % c];
+        m2[i % c] += plane_m2 + s as f64 * d * d;
     }
     let var = m2.into_iter().map(|v| v / count).collect();
     (mean, var)
@@ -220,38 +215,29 @@ pub fn train_backward<E: KernelFloat>(
     let inv_area: E = cast(1.0 / (k * k) as f64);
     // Per plane: sum(g) and sum(g * (x - mean)) of the full-resolution gradient, which is the
     // pooled one spread evenly over each block.
-    let mut planes: Vec<(f64, f64)> = Vec::new();
-    if oh * ow > 0 {
-        grad.par_chunks(oh * ow)
-            .enumerate()
-            .with_min_len(16)
-            .map(|(plane, g)| {
-                let m = mean[plane % c];
-                let xp = &x[plane * h * w..(plane + 1) * h * w];
-                if k == 1 {
-                    return (lane_sum(g, |v| v), lane_sum2(g, xp, |g, x| g * (x - m)));
+    let planes = map_planes(grad, oh * ow, n * c, |plane, g| {
+        let m = mean[plane % c];
+        let xp = &x[plane * h * w..(plane + 1) * h * w];
+        if k == 1 {
+            return (lane_sum(g, |v| v), lane_sum2(g, xp, |g, x| g * (x - m)));
+        }
+        let mut gx = 0.0;
+        for (y, row) in xp.chunks_exact(w).enumerate() {
+            let grow = &g[(y / k) * ow..(y / k + 1) * ow];
+            let mut acc = E::zero();
+            for (&gv, block) in grow.iter().zip(row.chunks_exact(k)) {
+                let mut centred = E::zero();
+                for &v in block {
+                    centred = centred + (v - m);
                 }
-                let mut gx = 0.0;
-                for (y, row) in xp.chunks_exact(w).enumerate() {
-                    let grow = &g[(y / k) * ow..(y / k + 1) * ow];
-                    let mut acc = E::zero();
-                    for (&gv, block) in grow.iter().zip(row.chunks_exact(k)) {
-                        let mut centred = E::zero();
-                        for &v in block {
-                            centred = centred + (v - m);
-                        }
-                        acc = acc + gv * centred;
-                    }
-                    gx += to_f64(acc * inv_area);
-                }
-                (lane_sum(g, |v| v), gx)
-            })
-            .collect_into_vec(&mut planes);
-    } else {
-        planes = vec![(0.0, 0.0); n * c];
-    }
-    let sum_g = combine(&planes, n, c, |acc: &mut f64, p| *acc += p.0);
-    let sum_gx = combine(&planes, n, c, |acc: &mut f64, p| *acc += p.1);
+                acc = acc + gv * centred;
+            }
+            gx += to_f64(acc * inv_area);
+        }
+        (lane_sum(g, |v| v), gx)
+    });
+    let sum_g = channel_totals(&planes, c, |p| p.0);
+    let sum_gx = channel_totals(&planes, c, |p| p.1);
     let inv_std: Vec<f64> = var
         .iter()
         .map(|&v| 1.0 / (to_f64(v) + epsilon).sqrt())
