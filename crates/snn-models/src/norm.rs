@@ -123,3 +123,39 @@ impl<B: BatchNormBackend + PoolBackend> BatchNorm<B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::tensor::Distribution;
+
+    /// f32: the fused and composed paths sum in different orders.
+    fn close(a: Tensor<Flex, 4>, b: Tensor<Flex, 4>, what: &str) {
+        let diff = (a - b).abs().max().into_scalar();
+        assert!(diff <= 1e-5, "{what}: differs by {diff}");
+    }
+
+    #[test]
+    fn pooled_forward_is_normalise_then_pool_in_both_modes() {
+        let device = Default::default();
+        let x = Tensor::<Flex, 4>::random([3, 4, 6, 8], Distribution::Normal(0.5, 2.0), &device);
+        let fused = BatchNorm::<Flex>::new(4, 1.0, &device);
+        let composed = BatchNorm::<Flex>::new(4, 1.0, &device);
+        for mode in [Mode::Train, Mode::Train, Mode::Eval] {
+            let a = fused.forward_pooled(x.clone(), 2, mode);
+            let b = block_avg_pool2d(composed.forward(x.clone(), mode), 2);
+            assert_eq!(a.dims(), [3, 4, 3, 4]);
+            close(a, b, &format!("{mode:?} output"));
+        }
+        // The running statistics saw the same two batches.
+        for (a, b) in [
+            (&fused.running_mean, &composed.running_mean),
+            (&fused.running_var, &composed.running_var),
+        ] {
+            let diff = (a.value_sync() - b.value_sync()).abs().max().into_scalar();
+            assert!(diff <= 1e-5, "running statistics differ by {diff}");
+        }
+        assert_eq!(fused.batches_tracked.value_sync().into_scalar(), 2.0);
+    }
+}
