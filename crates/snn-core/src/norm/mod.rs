@@ -25,7 +25,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 /// Outputs of the training-mode forward pass.
 #[derive(Debug)]
 pub struct BatchNormTrain<B: Backend> {
-    /// The normalised output, the input's shape `[N, C, S]`.
+    /// The normalised output: the input's shape, or `[N, C, H / pool, W / pool]` when pooled.
     pub output: FloatTensor<B>,
     /// Batch mean per channel, `[C]`, detached.
     pub mean: FloatTensor<B>,
