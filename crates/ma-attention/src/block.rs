@@ -1,15 +1,13 @@
 //! [`MultiDimAttention`]: the TA -> CA -> SA combination of one layer.
 
 use burn::module::Module;
-use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use snn_core::PoolBackend;
+use snn_core::{attention_scale, mean_max, PoolBackend, ScaleBackend};
 
 use crate::channel::ChannelAttention;
 use crate::config::AttentionConfig;
 use crate::error::AttentionError;
-use crate::scale::scale;
 use crate::spatial::SpatialAttention;
 use crate::temporal::TemporalAttention;
 
@@ -114,7 +112,7 @@ impl<B: Backend> MultiDimAttention<B> {
     }
 }
 
-impl<B: PoolBackend> MultiDimAttention<B> {
+impl<B: PoolBackend + ScaleBackend> MultiDimAttention<B> {
     /// Official form: rescales the pre-neuron input of a whole sequence `[T, B, ...]` (rank 5
     /// when CA or SA is used; any rank >= 3 for TA alone, e.g. `[T, B, F]` in FC layers).
     ///
@@ -125,50 +123,79 @@ impl<B: PoolBackend> MultiDimAttention<B> {
     }
 
     /// [`MultiDimAttention::forward`], also returning the weights it applied.
+    ///
+    /// Computed as the official code's successive rescalings, `x * g_t`, then `* g_c`, then
+    /// `* g_s`, then the ReLU, but without writing every intermediate:
+    /// - TA's and CA's squeezes both come from one mean/max pass over `x` per `(t, b, c)`:
+    ///   TA reduces it over `C`, and CA's squeeze of `x * g_t` is that of `x` scaled by `g_t`
+    ///   (the gain is positive, so it commutes with the maximum as well as the mean);
+    /// - the rescalings run as one [`attention_scale`] pass, or two when SA needs to squeeze
+    ///   `x * g_t * g_c` first.
     pub fn forward_with_weights<const D: usize>(
         &self,
         x: Tensor<B, D>,
     ) -> (Tensor<B, D>, AttentionWeights<B>) {
-        if let Err(err) = self.check_input(&x.dims()) {
+        let dims = x.dims();
+        if let Err(err) = self.check_input(&dims) {
             panic!("{err}");
         }
+        let relu = self.config.trailing_relu && self.config.kind != crate::AttentionKind::None;
+        let (steps, batch) = (dims[0], dims[1]);
+        // `[T, B, C, S]`: channels and pixels for rank 5, all features as channels otherwise.
+        let (channels, pixels) = if D == 5 {
+            (dims[2], dims[3] * dims[4])
+        } else {
+            (dims[2..].iter().product(), 1)
+        };
+        let x = x.reshape([steps, batch, channels, pixels]);
         let mut weights = AttentionWeights::empty();
-        let mut out = x;
-        if let Some(ta) = &self.temporal {
-            let (attended, g) = ta.forward_with_weights(out);
-            weights.temporal = Some(g);
-            out = attended;
-        }
+        let (mut temporal, mut channel) = (None, None);
         if let Some(ca) = &self.channel {
-            let g = ca.sequence_weights(&rank5(&out));
-            let [batch, channels] = g.dims();
-            weights.channel = Some(g.clone().reshape([1, batch, channels]));
-            out = scale(
-                out,
-                reshape_like::<B, D>(g.reshape([1, batch, channels, 1, 1])),
-            );
+            let (avg, max) = mean_max(x.clone().reshape([steps * batch * channels, pixels, 1]));
+            let mut avg = avg.reshape([steps, batch, channels]);
+            let mut max = max.reshape([steps, batch, channels]);
+            if let Some(ta) = &self.temporal {
+                let g = ta.weights_from_squeeze(
+                    avg.clone().mean_dim(2).reshape([steps, batch]),
+                    max.clone().max_dim(2).reshape([steps, batch]),
+                );
+                let per_step = g.clone().reshape([steps, batch, 1]);
+                avg = avg * per_step.clone();
+                max = max * per_step;
+                temporal = Some(g);
+            }
+            channel = Some(ca.weights_from_squeeze(
+                avg.mean_dim(0).reshape([batch, channels]),
+                max.max_dim(0).reshape([batch, channels]),
+            ));
+        } else if let Some(ta) = &self.temporal {
+            temporal = Some(ta.weights(&x));
         }
-        if let Some(sa) = &self.spatial {
-            let g = sa.sequence_weights(&rank5(&out));
-            let [batch, height, width] = g.dims();
-            weights.spatial = Some(g.clone().reshape([1, batch, height, width]));
-            out = scale(
-                out,
-                reshape_like::<B, D>(g.reshape([1, batch, 1, height, width])),
-            );
-        }
-        if self.config.trailing_relu && self.config.kind != crate::AttentionKind::None {
-            out = relu(out);
-        }
-        (out, weights)
+        weights.temporal = temporal.clone();
+        weights.channel = channel.clone().map(|g| g.reshape([1, batch, channels]));
+        let out = match &self.spatial {
+            Some(sa) => {
+                let (height, width) = (dims[3], dims[4]);
+                let scaled = if temporal.is_some() || channel.is_some() {
+                    attention_scale(x, temporal, channel, None, false)
+                } else {
+                    x
+                };
+                let g = sa.sequence_weights(
+                    &scaled
+                        .clone()
+                        .reshape([steps, batch, channels, height, width]),
+                );
+                weights.spatial = Some(g.clone().reshape([1, batch, height, width]));
+                attention_scale(scaled, None, None, Some(g.reshape([batch, pixels])), relu)
+            }
+            None if temporal.is_some() || channel.is_some() || relu => {
+                attention_scale(x, temporal, channel, None, relu)
+            }
+            None => x,
+        };
+        (out.reshape(dims), weights)
     }
-}
-
-/// A rank-5 view of a tensor already checked to be rank 5.
-fn rank5<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Tensor<B, 5> {
-    let dims = x.dims();
-    x.clone()
-        .reshape([dims[0], dims[1], dims[2], dims[3], dims[4]])
 }
 
 /// A rank-5 tensor as rank `D` (same shape; `D` is 5 whenever this is called).

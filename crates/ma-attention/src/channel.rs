@@ -42,6 +42,11 @@ impl<B: PoolBackend> ChannelAttention<B> {
             .reshape([steps, batch * channels])
             .max_dim(0)
             .reshape([batch, channels]);
+        self.weights_from_squeeze(avg, max)
+    }
+
+    /// Weights `[B, C]` from each channel's mean and maximum, both `[B, C]`.
+    pub fn weights_from_squeeze(&self, avg: Tensor<B, 2>, max: Tensor<B, 2>) -> Tensor<B, 2> {
         self.mlp.weights(avg, max)
     }
 

@@ -23,7 +23,6 @@ pub mod config;
 pub mod error;
 pub mod mlp;
 pub mod plugin;
-pub mod scale;
 pub mod spatial;
 pub mod temporal;
 

@@ -3,10 +3,9 @@
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use snn_core::{mean_max, PoolBackend};
+use snn_core::{attention_scale, mean_max, PoolBackend, ScaleBackend};
 
 use crate::mlp::SharedMlp;
-use crate::scale::scale;
 
 /// Temporal attention over `[T, B, ...]` inputs of any rank >= 3: each step's input is
 /// average- and max-pooled over all its features (C, H, W for conv layers; F for FC layers,
@@ -34,11 +33,19 @@ impl<B: PoolBackend> TemporalAttention<B> {
         // for the MLP.
         let per_step: Tensor<B, 3> = x.clone().reshape([(steps * batch) as i32, -1, 1]);
         let (avg, max) = mean_max(per_step);
-        let avg = avg.reshape([steps, batch]).transpose();
-        let max = max.reshape([steps, batch]).transpose();
-        self.mlp.weights(avg, max).transpose()
+        self.weights_from_squeeze(avg.reshape([steps, batch]), max.reshape([steps, batch]))
     }
 
+    /// The weights `g_t` `[T, B]` from each step's mean and maximum, both `[T, B]`.
+    pub fn weights_from_squeeze(&self, avg: Tensor<B, 2>, max: Tensor<B, 2>) -> Tensor<B, 2> {
+        // The MLP takes [B, T] rows.
+        self.mlp
+            .weights(avg.transpose(), max.transpose())
+            .transpose()
+    }
+}
+
+impl<B: PoolBackend + ScaleBackend> TemporalAttention<B> {
     /// `x` rescaled by its temporal weights.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         self.forward_with_weights(x).0
@@ -50,15 +57,10 @@ impl<B: PoolBackend> TemporalAttention<B> {
         x: Tensor<B, D>,
     ) -> (Tensor<B, D>, Tensor<B, 2>) {
         let weights = self.weights(&x);
-        (scale(x, broadcast_leading(weights.clone())), weights)
+        let dims = x.dims();
+        let features = dims[2..].iter().product();
+        let x = x.reshape([dims[0], dims[1], features, 1]);
+        let out = attention_scale(x, Some(weights.clone()), None, None, false);
+        (out.reshape(dims), weights)
     }
-}
-
-/// `[T, B]` weights reshaped to `[T, B, 1, ...]` to multiply a rank-`D` tensor.
-fn broadcast_leading<B: Backend, const D: usize>(weights: Tensor<B, 2>) -> Tensor<B, D> {
-    let [steps, batch] = weights.dims();
-    let mut shape = [1usize; D];
-    shape[0] = steps;
-    shape[1] = batch;
-    weights.reshape(shape)
 }

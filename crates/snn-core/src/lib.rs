@@ -26,6 +26,7 @@ pub mod neuron;
 pub mod norm;
 pub mod pool;
 pub mod reference;
+pub mod scale;
 pub mod stats;
 
 pub use config::{FireTest, FiringRule, LifConfig, Reset, Surrogate};
@@ -35,11 +36,19 @@ pub use fused::{LifBackend, MultiStep};
 pub use neuron::{Lif, LifState};
 pub use norm::{batch_norm_pool_train, batch_norm_train, channel_affine, BatchNormBackend};
 pub use pool::{block_avg_pool2d, mean_max, PoolBackend};
+pub use scale::{attention_scale, ScaleBackend};
 pub use stats::{FiringMonitor, FiringStats};
 
 /// Every kernel extension the network layers use: the fused neuron, the event-driven
-/// convolution, the fused batch normalisation and block average pooling. Implemented for every backend that has the
-/// three (`Flex`, `Autodiff<B>` of one, and burn's CubeCL backends with the `cuda` feature).
-pub trait SnnBackend: LifBackend + EventConvBackend + BatchNormBackend + PoolBackend {}
+/// convolution, the fused batch normalisation, block average pooling with the attention's
+/// squeeze, and the attention's rescaling. Implemented for every backend that has them all
+/// (`Flex`, `Autodiff<B>` of one, and burn's CubeCL backends with the `cuda` feature).
+pub trait SnnBackend:
+    LifBackend + EventConvBackend + BatchNormBackend + PoolBackend + ScaleBackend
+{
+}
 
-impl<B: LifBackend + EventConvBackend + BatchNormBackend + PoolBackend> SnnBackend for B {}
+impl<B: LifBackend + EventConvBackend + BatchNormBackend + PoolBackend + ScaleBackend> SnnBackend
+    for B
+{
+}

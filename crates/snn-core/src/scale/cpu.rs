@@ -1,0 +1,230 @@
+//! The attention rescaling kernels for the CPU, in parallel over the `(t, b)` blocks of
+//! `[T, B, C, S]` (each block is `C x S` contiguous values).
+
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, Shape, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
+
+use super::{ScaleGains, ScaleGrads};
+use crate::fused::cpu::{contiguous, flex_from_vec, typed_slice, KernelFloat};
+use crate::norm::cpu::par_planes;
+
+/// The gains as slices: temporal `[T, B]`, channel `[B, C]`, spatial `[B, S]`.
+#[derive(Clone, Copy)]
+pub struct Gains<'a, E> {
+    /// `[T, B]`.
+    pub temporal: &'a [E],
+    /// `[B, C]`.
+    pub channel: &'a [E],
+    /// `[B, S]`.
+    pub spatial: &'a [E],
+}
+
+/// burn's ReLU: `y <= 0` becomes 0 (a NaN stays NaN).
+#[inline(always)]
+fn relu<E: KernelFloat>(y: E) -> E {
+    if y <= E::zero() {
+        E::zero()
+    } else {
+        y
+    }
+}
+
+/// Forward: `relu?(((x * temporal) * channel) * spatial)` on `x` `[T, B, C, S]`.
+pub fn forward<E: KernelFloat>(
+    x: &[E],
+    gains: Gains<E>,
+    apply_relu: bool,
+    [t, b, c, s]: [usize; 4],
+) -> Vec<E> {
+    assert_eq!(x.len(), t * b * c * s, "input length");
+    par_planes(x.len(), c * s, |i, out| {
+        let bb = i % b;
+        let gt = gains.temporal[i];
+        let gc = &gains.channel[bb * c..(bb + 1) * c];
+        let gs = &gains.spatial[bb * s..(bb + 1) * s];
+        let block = &x[i * c * s..(i + 1) * c * s];
+        for ((orow, xrow), &gc) in out.chunks_exact_mut(s).zip(block.chunks_exact(s)).zip(gc) {
+            for ((o, &v), &gs) in orow.iter_mut().zip(xrow).zip(gs) {
+                let y = v * gt * gc * gs;
+                o.write(if apply_relu { relu(y) } else { y });
+            }
+        }
+    })
+}
+
+/// Gradients of [`forward`]: `(dx, d_temporal, d_channel, d_spatial)`, `dx` only when
+/// `want_x`. The gain gradients are summed per `(t, b)` block, then over `t` in order, so the
+/// result does not depend on the thread count.
+pub fn backward<E: KernelFloat>(
+    x: &[E],
+    gains: Gains<E>,
+    apply_relu: bool,
+    grad: &[E],
+    want_x: bool,
+    [t, b, c, s]: [usize; 4],
+) -> (Option<Vec<E>>, Vec<E>, Vec<E>, Vec<E>) {
+    assert_eq!(x.len(), t * b * c * s, "input length");
+    assert_eq!(grad.len(), x.len(), "gradient length");
+    let blocks = t * b;
+    let mut d_temporal = vec![E::zero(); blocks];
+    let mut channel_parts = vec![E::zero(); blocks * c];
+    let mut spatial_parts = vec![E::zero(); blocks * s];
+    let mut dx: Vec<E> = Vec::with_capacity(if want_x { x.len() } else { 0 });
+    if c * s > 0 {
+        let mut dx_blocks: Vec<&mut [std::mem::MaybeUninit<E>]> = if want_x {
+            dx.spare_capacity_mut()[..x.len()]
+                .chunks_exact_mut(c * s)
+                .collect()
+        } else {
+            (0..blocks).map(|_| Default::default()).collect()
+        };
+        dx_blocks
+            .par_iter_mut()
+            .zip(d_temporal.par_iter_mut())
+            .zip(channel_parts.par_chunks_mut(c))
+            .zip(spatial_parts.par_chunks_mut(s))
+            .enumerate()
+            .with_min_len(4)
+            .for_each(|(i, (((dx, dt), dc), ds))| {
+                let bb = i % b;
+                let gt = gains.temporal[i];
+                let gc = &gains.channel[bb * c..(bb + 1) * c];
+                let gs = &gains.spatial[bb * s..(bb + 1) * s];
+                let xb = &x[i * c * s..(i + 1) * c * s];
+                let gb = &grad[i * c * s..(i + 1) * c * s];
+                let mut total = E::zero();
+                for (ci, (xrow, grow)) in xb.chunks_exact(s).zip(gb.chunks_exact(s)).enumerate() {
+                    let gcv = gc[ci];
+                    let gtc = gt * gcv;
+                    let mut row = E::zero();
+                    for (j, (&v, &g)) in xrow.iter().zip(grow).enumerate() {
+                        let e = if apply_relu && v * gt * gcv * gs[j] <= E::zero() {
+                            E::zero()
+                        } else {
+                            g
+                        };
+                        let ex = e * v;
+                        row = row + ex * gs[j];
+                        ds[j] = ds[j] + ex * gtc;
+                        if !dx.is_empty() {
+                            dx[ci * s + j].write(e * gs[j] * gcv * gt);
+                        }
+                    }
+                    total = total + gcv * row;
+                    dc[ci] = gt * row;
+                }
+                *dt = total;
+            });
+    }
+    if want_x {
+        // SAFETY: every block of `dx` was written above (or `x` is empty).
+        unsafe { dx.set_len(x.len()) };
+    }
+    let mut d_channel = vec![E::zero(); b * c];
+    let mut d_spatial = vec![E::zero(); b * s];
+    for (i, (dc, ds)) in channel_parts
+        .chunks_exact(c.max(1))
+        .zip(spatial_parts.chunks_exact(s.max(1)))
+        .enumerate()
+        .take(blocks)
+    {
+        let bb = i % b;
+        for (acc, &v) in d_channel[bb * c..(bb + 1) * c].iter_mut().zip(dc) {
+            *acc = *acc + v;
+        }
+        for (acc, &v) in d_spatial[bb * s..(bb + 1) * s].iter_mut().zip(ds) {
+            *acc = *acc + v;
+        }
+    }
+    (want_x.then_some(dx), d_temporal, d_channel, d_spatial)
+}
+
+/// The shape `[T, B, C, S]` and dtype when every tensor fits the kernel.
+fn kernel_dims(x: &FlexTensor, gains: &ScaleGains<Flex>) -> Option<([usize; 4], DType)> {
+    let dtype = x.dtype();
+    let fits = matches!(dtype, DType::F32 | DType::F64)
+        && x.shape().num_dims() == 4
+        && [&gains.temporal, &gains.channel, &gains.spatial]
+            .iter()
+            .all(|g| g.dtype() == dtype && g.shape().num_dims() == 2);
+    fits.then(|| (x.shape().dims::<4>(), dtype))
+}
+
+/// [`super::ScaleBackend::attention_scale`] for `Flex`.
+pub(crate) fn flex_forward(
+    x: FloatTensor<Flex>,
+    gains: ScaleGains<Flex>,
+    apply_relu: bool,
+) -> FloatTensor<Flex> {
+    fn run<E: KernelFloat>(
+        x: &FlexTensor,
+        g: &ScaleGains<Flex>,
+        relu: bool,
+        dims: [usize; 4],
+    ) -> FlexTensor {
+        let [x, gt, gc, gs] = [x, &g.temporal, &g.channel, &g.spatial].map(contiguous::<E>);
+        let gains = Gains {
+            temporal: typed_slice::<E>(&gt),
+            channel: typed_slice::<E>(&gc),
+            spatial: typed_slice::<E>(&gs),
+        };
+        flex_from_vec(
+            forward(typed_slice(&x), gains, relu, dims),
+            Shape::new(dims),
+        )
+    }
+    match kernel_dims(&x, &gains) {
+        Some((dims, DType::F32)) => run::<f32>(&x, &gains, apply_relu, dims),
+        Some((dims, _)) => run::<f64>(&x, &gains, apply_relu, dims),
+        None => super::generic_attention_scale::<Flex>(x, gains, apply_relu),
+    }
+}
+
+/// [`super::ScaleBackend::attention_scale_backward`] for `Flex`.
+pub(crate) fn flex_backward(
+    x: FloatTensor<Flex>,
+    gains: ScaleGains<Flex>,
+    apply_relu: bool,
+    grad: FloatTensor<Flex>,
+    wants: [bool; 4],
+) -> ScaleGrads<Flex> {
+    fn run<E: KernelFloat>(
+        x: &FlexTensor,
+        g: &ScaleGains<Flex>,
+        relu: bool,
+        grad: &FlexTensor,
+        wants: [bool; 4],
+        [t, b, c, s]: [usize; 4],
+    ) -> ScaleGrads<Flex> {
+        let [x, gt, gc, gs, grad] =
+            [x, &g.temporal, &g.channel, &g.spatial, grad].map(contiguous::<E>);
+        let gains = Gains {
+            temporal: typed_slice::<E>(&gt),
+            channel: typed_slice::<E>(&gc),
+            spatial: typed_slice::<E>(&gs),
+        };
+        let dims = [t, b, c, s];
+        let (dx, dt, dc, ds) = backward(
+            typed_slice(&x),
+            gains,
+            relu,
+            typed_slice(&grad),
+            wants[0],
+            dims,
+        );
+        ScaleGrads {
+            x: dx.map(|d| flex_from_vec(d, Shape::new(dims))),
+            temporal: wants[1].then(|| flex_from_vec(dt, Shape::new([t, b]))),
+            channel: wants[2].then(|| flex_from_vec(dc, Shape::new([b, c]))),
+            spatial: wants[3].then(|| flex_from_vec(ds, Shape::new([b, s]))),
+        }
+    }
+    let same = grad.dtype() == x.dtype() && grad.shape() == x.shape();
+    match kernel_dims(&x, &gains).filter(|_| same) {
+        Some((dims, DType::F32)) => run::<f32>(&x, &gains, apply_relu, &grad, wants, dims),
+        Some((dims, _)) => run::<f64>(&x, &gains, apply_relu, &grad, wants, dims),
+        None => super::generic_attention_scale_backward::<Flex>(x, gains, apply_relu, grad, wants),
+    }
+}

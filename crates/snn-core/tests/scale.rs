@@ -1,0 +1,218 @@
+//! The attention rescaling op (`attention_scale`) against the plain broadcast products and
+//! ReLU of burn, forward and all four gradients, in f64; the forward equal to the last bit in
+//! f32 too; missing gains; the thread count not changing the gradients.
+
+mod common;
+
+use burn::backend::Flex;
+use burn::tensor::activation::relu;
+use burn::tensor::{DType, Tensor, TensorData};
+use common::{assert_close, inner_values, tensor, values, Rng, B};
+use snn_core::attention_scale;
+
+struct Case {
+    dims: [usize; 4],
+    temporal: bool,
+    channel: bool,
+    spatial: bool,
+    relu: bool,
+}
+
+/// The official code's sequence of rescalings: one broadcast product per gain, then the ReLU.
+fn plain(
+    x: Tensor<B, 4>,
+    gains: [Option<Tensor<B, 2>>; 3],
+    [t, b, c, s]: [usize; 4],
+    apply_relu: bool,
+) -> Tensor<B, 4> {
+    let [gt, gc, gs] = gains;
+    let mut y = x;
+    if let Some(g) = gt {
+        y = y * g.reshape([t, b, 1, 1]);
+    }
+    if let Some(g) = gc {
+        y = y * g.reshape([1, b, c, 1]);
+    }
+    if let Some(g) = gs {
+        y = y * g.reshape([1, b, 1, s]);
+    }
+    if apply_relu {
+        relu(y)
+    } else {
+        y
+    }
+}
+
+#[test]
+fn matches_the_broadcast_products_and_their_gradients() {
+    let cases = [
+        Case {
+            dims: [3, 2, 4, 5],
+            temporal: true,
+            channel: true,
+            spatial: true,
+            relu: true,
+        },
+        Case {
+            dims: [3, 2, 4, 5],
+            temporal: true,
+            channel: true,
+            spatial: false,
+            relu: false,
+        },
+        Case {
+            dims: [2, 3, 5, 1],
+            temporal: true,
+            channel: false,
+            spatial: false,
+            relu: true,
+        },
+        Case {
+            dims: [4, 1, 3, 7],
+            temporal: false,
+            channel: false,
+            spatial: true,
+            relu: true,
+        },
+        Case {
+            dims: [2, 2, 1, 6],
+            temporal: false,
+            channel: true,
+            spatial: true,
+            relu: false,
+        },
+        Case {
+            dims: [5, 4, 8, 16],
+            temporal: true,
+            channel: true,
+            spatial: true,
+            relu: true,
+        },
+    ];
+    let mut rng = Rng(11);
+    for case in cases {
+        let [t, b, c, s] = case.dims;
+        let n = t * b * c * s;
+        let x = tensor(rng.uniform(n, -1.0, 1.0), case.dims).require_grad();
+        let gain = |on: bool, shape: [usize; 2], rng: &mut Rng| {
+            on.then(|| tensor(rng.uniform(shape[0] * shape[1], 0.05, 1.0), shape).require_grad())
+        };
+        let gains = [
+            gain(case.temporal, [t, b], &mut rng),
+            gain(case.channel, [b, c], &mut rng),
+            gain(case.spatial, [b, s], &mut rng),
+        ];
+        let w = tensor(rng.uniform(n, -1.0, 1.0), case.dims);
+        let [gt, gc, gs] = gains.clone();
+        let ours = attention_scale(x.clone(), gt, gc, gs, case.relu);
+        let reference = plain(x.clone(), gains.clone(), case.dims, case.relu);
+        let what = format!("{:?} relu {}", case.dims, case.relu);
+        assert_eq!(
+            values(ours.clone()),
+            values(reference.clone()),
+            "{what}: forward"
+        );
+        let g_ours = (ours * w.clone()).sum().backward();
+        let g_ref = (reference * w).sum().backward();
+        assert_close(
+            &inner_values(x.grad(&g_ours).unwrap()),
+            &inner_values(x.grad(&g_ref).unwrap()),
+            1e-12,
+            &format!("{what}: dx"),
+        );
+        for (name, g) in ["temporal", "channel", "spatial"].iter().zip(&gains) {
+            if let Some(g) = g {
+                assert_close(
+                    &inner_values(g.grad(&g_ours).unwrap()),
+                    &inner_values(g.grad(&g_ref).unwrap()),
+                    1e-12,
+                    &format!("{what}: d{name}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_f32_forward_is_the_same_to_the_last_bit() {
+    let device = Default::default();
+    let dims = [6, 3, 16, 64];
+    let [t, b, c, s] = dims;
+    let mut rng = Rng(5);
+    let f32t = |v: Vec<f64>, shape: [usize; 2]| {
+        Tensor::<Flex, 2>::from_data(TensorData::new(v, shape), (&device, DType::F32))
+    };
+    let x = Tensor::<Flex, 4>::from_data(
+        TensorData::new(rng.uniform(t * b * c * s, -2.0, 2.0), dims),
+        (&device, DType::F32),
+    );
+    let gt = f32t(rng.uniform(t * b, 0.0, 1.0), [t, b]);
+    let gc = f32t(rng.uniform(b * c, 0.0, 1.0), [b, c]);
+    let gs = f32t(rng.uniform(b * s, 0.0, 1.0), [b, s]);
+    let ours = attention_scale(
+        x.clone(),
+        Some(gt.clone()),
+        Some(gc.clone()),
+        Some(gs.clone()),
+        true,
+    );
+    let plain =
+        relu(x * gt.reshape([t, b, 1, 1]) * gc.reshape([1, b, c, 1]) * gs.reshape([1, b, 1, s]));
+    let a: Vec<f32> = ours.into_data().iter::<f32>().collect();
+    let p: Vec<f32> = plain.into_data().iter::<f32>().collect();
+    assert!(a.iter().zip(&p).all(|(a, p)| a.to_bits() == p.to_bits()));
+}
+
+#[test]
+fn gradients_do_not_depend_on_the_thread_count() {
+    let dims = [8, 4, 6, 9];
+    let [t, b, c, s] = dims;
+    let mut rng = Rng(3);
+    let x = rng.uniform(t * b * c * s, -1.0, 1.0);
+    let (gt, gc, gs) = (
+        rng.uniform(t * b, 0.1, 1.0),
+        rng.uniform(b * c, 0.1, 1.0),
+        rng.uniform(b * s, 0.1, 1.0),
+    );
+    let w = rng.uniform(t * b * c * s, -1.0, 1.0);
+    let run = || {
+        let x = tensor(x.clone(), dims).require_grad();
+        let g = [
+            tensor(gt.clone(), [t, b]).require_grad(),
+            tensor(gc.clone(), [b, c]).require_grad(),
+            tensor(gs.clone(), [b, s]).require_grad(),
+        ];
+        let y = attention_scale(
+            x.clone(),
+            Some(g[0].clone()),
+            Some(g[1].clone()),
+            Some(g[2].clone()),
+            true,
+        );
+        let grads = (y * tensor(w.clone(), dims)).sum().backward();
+        let mut out = inner_values(x.grad(&grads).unwrap());
+        for g in &g {
+            out.extend(inner_values(g.grad(&grads).unwrap()));
+        }
+        out
+    };
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(run);
+    let three = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap()
+        .install(run);
+    assert_eq!(one, three);
+}
+
+#[test]
+#[should_panic(expected = "the channel gain does not fit")]
+fn a_gain_of_the_wrong_shape_is_refused() {
+    let x = tensor(vec![0.0; 2 * 3 * 4 * 5], [2, 3, 4, 5]);
+    let g = tensor(vec![1.0; 3 * 5], [3, 5]);
+    let _ = attention_scale(x, None, Some(g), None, false);
+}
