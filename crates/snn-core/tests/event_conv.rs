@@ -169,7 +169,7 @@ impl Input {
 /// `[frames, c_in, h, w]`, `c_out`, kernel, padding.
 type Geometry = ([usize; 4], usize, [usize; 2], [usize; 2]);
 
-const GEOMETRIES: [Geometry; 8] = [
+const GEOMETRIES: [Geometry; 9] = [
     ([2, 3, 7, 9], 4, [3, 3], [1, 1]),
     ([1, 1, 5, 6], 1, [3, 3], [1, 1]),
     ([3, 5, 6, 4], 7, [1, 1], [0, 0]),
@@ -179,6 +179,8 @@ const GEOMETRIES: [Geometry; 8] = [
     ([3, 1, 6, 6], 5, [3, 2], [2, 0]),
     // Enough frames for the parallel weight-gradient fold to split and reduce.
     ([24, 2, 6, 5], 3, [3, 3], [1, 1]),
+    // Output channels in a 64-wide register block and a narrow remainder block.
+    ([2, 3, 5, 4], 70, [3, 3], [1, 1]),
 ];
 
 #[test]
@@ -464,8 +466,11 @@ fn fused_affine_pool_matches_the_composition() {
     let mut rng = Rng(41);
     // (input dims, output channels, pool, input density, padding)
     type Case = ([usize; 4], usize, usize, f64, [usize; 2]);
-    let cases: [Case; 5] = [
+    let cases: [Case; 7] = [
         ([3, 4, 8, 6], 5, 2, 0.1, [1, 1]),
+        // Two 64-wide register blocks; one wide block and a remainder.
+        ([2, 6, 8, 8], 128, 2, 0.1, [1, 1]),
+        ([2, 3, 6, 6], 75, 3, 0.15, [1, 1]),
         ([2, 2, 4, 4], 3, 1, 0.05, [1, 1]),
         ([2, 3, 6, 6], 4, 3, 0.2, [1, 1]),
         ([2, 3, 8, 8], 2, 2, 0.6, [1, 1]),

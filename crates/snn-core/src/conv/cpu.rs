@@ -1,16 +1,22 @@
 //! The event-driven convolution kernels for the CPU.
 //!
-//! Frames (the `N` axis) are independent and processed in parallel by rayon. Each frame's
-//! output is accumulated channels-last (`[OH * OW, C_out]`) in a per-thread buffer, so the
-//! weight column that one input adds is one contiguous run of `C_out` values, which the
-//! compiler vectorises (AVX2 + FMA when the processor has them, detected at run time); the
-//! buffer is then transposed into the `[C_out, OH, OW]` output. Nothing is allocated per input
-//! element.
+//! Frames (the `N` axis) are independent and processed in parallel by rayon.
+//!
+//! - **Forward** (output-stationary): a frame's non-zero inputs are first grouped by pixel;
+//!   then each output pixel (each pooled window, for the fused conv block) sums the weight
+//!   rows of the inputs that reach it in registers, 64 output channels at a time (channels-last
+//!   weights, so a row is contiguous and vectorises: AVX2 + FMA when the processor has them,
+//!   detected at run time). No accumulator buffer is zeroed, read back or transposed.
+//! - **Weight gradient** (input-driven): each non-zero input adds its channels-last output
+//!   gradient row into the weight gradient of each tap it reaches.
+//!
+//! Nothing is allocated per input element.
 
 use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 use burn::tensor::{DType, Shape, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 use crate::norm::cpu::channel_sums;
@@ -18,9 +24,9 @@ use crate::norm::cpu::channel_sums;
 /// Above this fraction of non-zero inputs the dense (im2col + GEMM) forward convolution is
 /// faster than walking the non-zeros, and the `Flex` forward hands over to it. Measured with
 /// `cargo xtask bench conv` (64 -> 128 channels, 32x32, 240 frames, 2 threads): the event
-/// kernel is 5.9x faster at 1% density, 2.7x at 10%, 1.2x at 40%, 0.7x at 60%. The weight
-/// gradient has no threshold: the event kernel was faster at every density (18.6x at 1%,
-/// 2.8x at 40%, 1.3x fully dense), because burn-flex's weight gradient is slower than its
+/// kernel is 6.4x faster at 1% density, 3.3x at 10%, 1.2x at 40%, 0.8x at 60%. The weight
+/// gradient has no threshold: the event kernel was faster at every density (19x at 1%,
+/// 2.8x at 40%, 1.5x fully dense), because burn-flex's weight gradient is slower than its
 /// forward.
 pub const DENSE_ABOVE: f64 = 0.4;
 
@@ -134,14 +140,15 @@ pub fn estimated_density<E: KernelFloat>(x: &[E]) -> f64 {
     nonzero as f64 / (RUNS * RUN) as f64
 }
 
-/// Rearranges `[C_out, C_in, KH, KW]` weights to `[C_in, KH, KW, C_out]`, so the outputs one
-/// input reaches through one kernel tap are contiguous.
-pub fn channels_last_weight<E: KernelFloat>(weight: &[E], g: &Geometry) -> Vec<E> {
+/// Rearranges `[C_out, C_in, KH, KW]` weights to `[C_in, KH, KW, c_pad]` (`c_pad >= C_out`,
+/// the extra columns zero), so the outputs one input reaches through one kernel tap are
+/// contiguous.
+pub fn channels_last_weight<E: KernelFloat>(weight: &[E], g: &Geometry, c_pad: usize) -> Vec<E> {
     let taps = g.c_in * g.kernel_h * g.kernel_w;
-    let mut out = vec![E::zero(); weight.len()];
+    let mut out = vec![E::zero(); taps * c_pad];
     for (co, filter) in weight.chunks_exact(taps).enumerate() {
         for (tap, &v) in filter.iter().enumerate() {
-            out[tap * g.c_out + co] = v;
+            out[tap * c_pad + co] = v;
         }
     }
     out
@@ -198,22 +205,6 @@ fn for_each_reach<E: KernelFloat>(
     }
 }
 
-/// One frame of the forward pass into the channels-last accumulator `acc` (`[OH * OW, C_out]`).
-#[inline(always)]
-fn scatter_frame<E: KernelFloat>(frame: &[E], weight_cl: &[E], g: &Geometry, acc: &mut [E]) {
-    let co = g.c_out;
-    acc.fill(E::zero());
-    for_each_reach(frame, g, |v, tap, pixel| {
-        let dst = &mut acc[pixel * co..(pixel + 1) * co];
-        let src = &weight_cl[tap * co..(tap + 1) * co];
-        if v == E::one() {
-            add(dst, src);
-        } else {
-            axpy(dst, v, src);
-        }
-    });
-}
-
 /// One frame of the weight gradient, accumulated into `grad_cl` (`[C_in, KH, KW, C_out]`) from
 /// the channels-last output gradient `grad_out_cl` (`[OH * OW, C_out]`).
 #[inline(always)]
@@ -235,82 +226,189 @@ fn gather_weight_frame<E: KernelFloat>(
     });
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn scatter_frame_avx2<E: KernelFloat>(frame: &[E], weight_cl: &[E], g: &Geometry, acc: &mut [E]) {
-    scatter_frame(frame, weight_cl, g, acc)
+/// The non-zero inputs of one frame grouped by input pixel (compressed rows): the inputs of
+/// pixel `p` (`y * W + x`) are `start[p]..start[p + 1]`, each its channel's first weight tap
+/// (`ci * KH * KW`) and its value. Rebuilt for every frame in buffers kept by the thread.
+struct PixelInputs<E> {
+    start: Vec<usize>,
+    cursor: Vec<usize>,
+    tap: Vec<usize>,
+    value: Vec<E>,
+    /// Every non-zero input is 1 (spikes): the kernel adds weights without multiplying.
+    binary: bool,
+    /// One pooled output row, channels-last (`[OW / pool, WIDE]`).
+    tile: Vec<E>,
 }
 
-/// What every frame of the evaluation-mode conv block shares: the channels-last weights, the
-/// geometry, the per-channel affine map (with `1 / pool^2` folded into `scale` and the bias
-/// into `shift`) and the pooling factor.
-struct AffinePool<'a, E> {
+impl<E: KernelFloat> PixelInputs<E> {
+    fn new() -> Self {
+        Self {
+            start: Vec::new(),
+            cursor: Vec::new(),
+            tap: Vec::new(),
+            value: Vec::new(),
+            binary: true,
+            tile: Vec::new(),
+        }
+    }
+
+    fn fill(&mut self, frame: &[E], g: &Geometry) {
+        let pixels = g.height * g.width;
+        self.start.clear();
+        self.start.resize(pixels + 1, 0);
+        for plane in frame.chunks_exact(pixels) {
+            for (count, &v) in self.start[1..].iter_mut().zip(plane) {
+                *count += usize::from(!v.is_zero());
+            }
+        }
+        for p in 0..pixels {
+            self.start[p + 1] += self.start[p];
+        }
+        let nnz = self.start[pixels];
+        self.tap.resize(nnz, 0);
+        self.value.resize(nnz, E::zero());
+        self.cursor.clear();
+        self.cursor.extend_from_slice(&self.start[..pixels]);
+        self.binary = true;
+        let taps_per_channel = g.kernel_h * g.kernel_w;
+        for (ci, plane) in frame.chunks_exact(pixels).enumerate() {
+            for (p, &v) in plane.iter().enumerate() {
+                if !v.is_zero() {
+                    let k = self.cursor[p];
+                    self.tap[k] = ci * taps_per_channel;
+                    self.value[k] = v;
+                    self.cursor[p] = k + 1;
+                    self.binary &= v == E::one();
+                }
+            }
+        }
+    }
+}
+
+/// What every frame of the forward conv block shares: the channels-last weights
+/// (`[C_in * KH * KW, C_pad]`, `C_out` padded with zeros to a multiple of [`NARROW`]), the
+/// geometry, the per-channel affine map applied to each pooled sum (with `1 / pool^2` folded
+/// into `scale` and the bias into `shift`) and the pooling factor.
+struct ConvBlockOp<'a, E> {
     weight_cl: &'a [E],
+    c_pad: usize,
     g: &'a Geometry,
     scale: &'a [E],
     shift: &'a [E],
     pool: usize,
 }
 
-/// Pools the channels-last accumulator `acc` (`[OH * OW, C_out]`) by `pool`, applies
-/// `v * scale[c] + shift[c]` and writes the frame channels-first (`[C_out, OH / pool,
-/// OW / pool]`). `window` holds one pooled row, `[OW / pool, C_out]`.
+/// Output channels per accumulator block: 64 f32 values are eight AVX registers, which stay in
+/// registers while every input reaching the output pixel is added.
+const WIDE: usize = 64;
+/// The block for the channels left over after the wide blocks (and for narrow layers).
+const NARROW: usize = 8;
+
+/// Output channels `cb..cb + LB` of one frame: each pooled output pixel sums, in registers, the
+/// weight rows of every non-zero input reaching any pixel of its window, then the affine map
+/// writes it channels-first (`[C_out, OH / pool, OW / pool]`).
 #[inline(always)]
-fn affine_pool_frame<E: KernelFloat>(
-    op: &AffinePool<E>,
-    acc: &[E],
-    out_frame: &mut [E],
-    window: &mut [E],
+fn conv_block_channels<E: KernelFloat, const LB: usize>(
+    op: &ConvBlockOp<E>,
+    inputs: &PixelInputs<E>,
+    cb: usize,
+    out_frame: &mut [MaybeUninit<E>],
+    tile: &mut [E],
 ) {
-    let (co, ow, pool) = (op.g.c_out, op.g.out_w(), op.pool);
-    let (ph, pw) = (op.g.out_h() / pool, ow / pool);
+    let g = op.g;
+    let pool = op.pool;
+    let (ph, pw) = (g.out_h() / pool, g.out_w() / pool);
+    let (h, w) = (g.height as isize, g.width as isize);
+    let lanes = LB.min(g.c_out - cb);
+    // One pooled row is accumulated channels-last into `tile`, then written channels-first a
+    // channel at a time: writing each pixel's channels straight into the `[C, H, W]` output
+    // touches one cache line per channel at a power-of-two stride, which thrashes the cache.
+    let tile = &mut tile[..pw * LB];
     for py in 0..ph {
-        let pooled: &[E] = if pool == 1 {
-            &acc[py * ow * co..(py + 1) * ow * co]
-        } else {
-            window.fill(E::zero());
-            for dy in 0..pool {
-                let row = &acc[(py * pool + dy) * ow * co..(py * pool + dy + 1) * ow * co];
-                for (dst, src) in window.chunks_exact_mut(co).zip(row.chunks_exact(pool * co)) {
-                    for tap in src.chunks_exact(co) {
-                        add(dst, tap);
+        for (px, tile_px) in tile.chunks_exact_mut(LB).enumerate() {
+            let mut acc = [E::zero(); LB];
+            for oy in py * pool..(py + 1) * pool {
+                for ky in 0..g.kernel_h {
+                    let iy = (oy + ky) as isize - g.pad_h as isize;
+                    if iy < 0 || iy >= h {
+                        continue;
+                    }
+                    for ox in px * pool..(px + 1) * pool {
+                        for kx in 0..g.kernel_w {
+                            let ix = (ox + kx) as isize - g.pad_w as isize;
+                            if ix < 0 || ix >= w {
+                                continue;
+                            }
+                            let p = (iy * w + ix) as usize;
+                            let offset = ky * g.kernel_w + kx;
+                            let range = inputs.start[p]..inputs.start[p + 1];
+                            let row = |k: usize| -> &[E; LB] {
+                                let at = (inputs.tap[k] + offset) * op.c_pad + cb;
+                                op.weight_cl[at..at + LB].try_into().unwrap()
+                            };
+                            if inputs.binary {
+                                for k in range {
+                                    let r = row(k);
+                                    for i in 0..LB {
+                                        acc[i] = acc[i] + r[i];
+                                    }
+                                }
+                            } else {
+                                for k in range {
+                                    let (r, v) = (row(k), inputs.value[k]);
+                                    for i in 0..LB {
+                                        acc[i] = acc[i] + v * r[i];
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
-            window
-        };
-        for (px, v) in pooled.chunks_exact(co).enumerate() {
-            let p = py * pw + px;
-            for (c, ((&v, &a), &b)) in v.iter().zip(op.scale).zip(op.shift).enumerate() {
-                out_frame[c * ph * pw + p] = v * a + b;
+            tile_px.copy_from_slice(&acc);
+        }
+        for i in 0..lanes {
+            let c = cb + i;
+            let (a, b) = (op.scale[c], op.shift[c]);
+            let row = &mut out_frame[c * ph * pw + py * pw..c * ph * pw + (py + 1) * pw];
+            for (o, px) in row.iter_mut().zip(tile.chunks_exact(LB)) {
+                o.write(px[i] * a + b);
             }
         }
     }
 }
 
-/// One frame of the evaluation-mode conv block: [`scatter_frame`] then [`affine_pool_frame`].
+/// One frame of the forward conv block: the frame's non-zeros grouped by pixel, then the
+/// output channels in wide blocks and the rest in narrow ones.
 #[inline(always)]
-fn conv_affine_pool_frame<E: KernelFloat>(
-    op: &AffinePool<E>,
+fn conv_block_frame<E: KernelFloat>(
+    op: &ConvBlockOp<E>,
     frame: &[E],
-    out_frame: &mut [E],
-    acc: &mut [E],
-    window: &mut [E],
+    out_frame: &mut [MaybeUninit<E>],
+    inputs: &mut PixelInputs<E>,
 ) {
-    scatter_frame(frame, op.weight_cl, op.g, acc);
-    affine_pool_frame(op, acc, out_frame, window);
+    inputs.fill(frame, op.g);
+    let mut tile = std::mem::take(&mut inputs.tile);
+    tile.resize(op.g.out_w() / op.pool * WIDE, E::zero());
+    let wide_end = op.g.c_out / WIDE * WIDE;
+    for cb in (0..wide_end).step_by(WIDE) {
+        conv_block_channels::<E, WIDE>(op, inputs, cb, out_frame, &mut tile);
+    }
+    for cb in (wide_end..op.g.c_out).step_by(NARROW) {
+        conv_block_channels::<E, NARROW>(op, inputs, cb, out_frame, &mut tile);
+    }
+    inputs.tile = tile;
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn conv_affine_pool_frame_avx2<E: KernelFloat>(
-    op: &AffinePool<E>,
+fn conv_block_frame_avx2<E: KernelFloat>(
+    op: &ConvBlockOp<E>,
     frame: &[E],
-    out_frame: &mut [E],
-    acc: &mut [E],
-    window: &mut [E],
+    out_frame: &mut [MaybeUninit<E>],
+    inputs: &mut PixelInputs<E>,
 ) {
-    conv_affine_pool_frame(op, frame, out_frame, acc, window)
+    conv_block_frame(op, frame, out_frame, inputs)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -335,37 +433,20 @@ fn has_avx2() -> bool {
     }
 }
 
-fn scatter_dispatch<E: KernelFloat>(
+fn conv_block_dispatch<E: KernelFloat>(
     avx2: bool,
+    op: &ConvBlockOp<E>,
     frame: &[E],
-    weight_cl: &[E],
-    g: &Geometry,
-    acc: &mut [E],
+    out_frame: &mut [MaybeUninit<E>],
+    inputs: &mut PixelInputs<E>,
 ) {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: the processor reported AVX2 and FMA.
-        return unsafe { scatter_frame_avx2(frame, weight_cl, g, acc) };
+        return unsafe { conv_block_frame_avx2(op, frame, out_frame, inputs) };
     }
     let _ = avx2;
-    scatter_frame(frame, weight_cl, g, acc)
-}
-
-fn conv_affine_pool_dispatch<E: KernelFloat>(
-    avx2: bool,
-    op: &AffinePool<E>,
-    frame: &[E],
-    out_frame: &mut [E],
-    acc: &mut [E],
-    window: &mut [E],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: the processor reported AVX2 and FMA.
-        return unsafe { conv_affine_pool_frame_avx2(op, frame, out_frame, acc, window) };
-    }
-    let _ = avx2;
-    conv_affine_pool_frame(op, frame, out_frame, acc, window)
+    conv_block_frame(op, frame, out_frame, inputs)
 }
 
 fn gather_dispatch<E: KernelFloat>(
@@ -387,46 +468,16 @@ fn gather_dispatch<E: KernelFloat>(
 /// Event-driven forward pass: `x` `[N, C_in, H, W]`, `weight` `[C_out, C_in, KH, KW]`, `bias`
 /// `[C_out]`; returns `[N, C_out, OH, OW]`.
 pub fn forward<E: KernelFloat>(x: &[E], weight: &[E], bias: Option<&[E]>, g: Geometry) -> Vec<E> {
-    assert_eq!(x.len(), g.frames * g.in_frame(), "input length");
-    assert_eq!(weight.len(), g.weight_len(), "weight length");
-    let weight_cl = channels_last_weight(weight, &g);
-    let pixels = g.out_h() * g.out_w();
-    let co = g.c_out;
-    let avx2 = has_avx2();
-    let mut out = vec![E::zero(); g.frames * g.out_frame()];
-    if g.out_frame() == 0 {
-        return out;
-    }
-    if g.in_frame() == 0 {
-        // No input channels: the output is the bias.
-        for frame in out.chunks_exact_mut(g.out_frame()) {
-            for (c, plane) in frame.chunks_exact_mut(pixels).enumerate() {
-                plane.fill(bias.map_or(E::zero(), |b| b[c]));
-            }
-        }
-        return out;
-    }
-    out.par_chunks_mut(g.out_frame())
-        .zip(x.par_chunks(g.in_frame()))
-        .with_min_len(4)
-        .for_each_init(
-            || vec![E::zero(); pixels * co],
-            |acc, (out_frame, frame)| {
-                scatter_dispatch(avx2, frame, &weight_cl, &g, acc);
-                for (c, plane) in out_frame.chunks_exact_mut(pixels).enumerate() {
-                    let b = bias.map_or(E::zero(), |b| b[c]);
-                    for (p, o) in plane.iter_mut().enumerate() {
-                        *o = acc[p * co + c] + b;
-                    }
-                }
-            },
-        );
-    out
+    let ones = vec![E::one(); g.c_out];
+    let zeros = vec![E::zero(); g.c_out];
+    // `sum * 1 + bias` is `sum + bias` exactly.
+    forward_affine_pool(x, weight, &ones, bias.unwrap_or(&zeros), g, 1)
 }
 
-/// Event-driven evaluation-mode conv block: `avg_pool_k(conv(x) * scale + shift)`, with the
-/// bias already folded into `shift` (`shift = bias * scale + shift`). The pooling and the affine
-/// map run on the channels-last accumulator, so the full-resolution output is never written.
+/// Event-driven conv block: `avg_pool_k(conv(x) * scale + shift)` (the evaluation-mode conv +
+/// BatchNorm + pooling), with the bias already folded into `shift` (`shift = bias * scale +
+/// shift`). Each pooled output pixel is accumulated in registers from the non-zero inputs that
+/// reach it, so neither the full-resolution output nor an accumulator buffer is written.
 pub fn forward_affine_pool<E: KernelFloat>(
     x: &[E],
     weight: &[E],
@@ -442,35 +493,48 @@ pub fn forward_affine_pool<E: KernelFloat>(
         pool > 0 && oh % pool == 0 && ow % pool == 0,
         "output {oh}x{ow} is not a multiple of the pool {pool}"
     );
-    let (ph, pw) = (oh / pool, ow / pool);
     let co = g.c_out;
-    let weight_cl = channels_last_weight(weight, &g);
+    let out_frame = co * (oh / pool) * (ow / pool);
+    if out_frame == 0 {
+        return Vec::new();
+    }
+    if g.in_frame() == 0 {
+        // No input channels: every output is the shift.
+        let mut out = vec![E::zero(); g.frames * out_frame];
+        for frame in out.chunks_exact_mut(out_frame) {
+            for (c, plane) in frame.chunks_exact_mut(out_frame / co).enumerate() {
+                plane.fill(shift[c]);
+            }
+        }
+        return out;
+    }
+    let c_pad = co.div_ceil(NARROW) * NARROW;
+    let weight_cl = channels_last_weight(weight, &g, c_pad);
     let scale: Vec<E> = scale
         .iter()
         .map(|&s| s * cast::<E>(1.0 / (pool * pool) as f64))
         .collect();
     let avx2 = has_avx2();
-    let out_frame = co * ph * pw;
-    let mut out = vec![E::zero(); g.frames * out_frame];
-    if out_frame == 0 {
-        return out;
-    }
-    let op = AffinePool {
+    let op = ConvBlockOp {
         weight_cl: &weight_cl,
+        c_pad,
         g: &g,
         scale: &scale,
         shift,
         pool,
     };
-    out.par_chunks_mut(out_frame)
-        .zip(x.par_chunks(g.in_frame().max(1)))
+    let mut out: Vec<E> = Vec::with_capacity(g.frames * out_frame);
+    // Every element of every frame is written by `conv_block_frame`, so the output is not
+    // zeroed first.
+    out.spare_capacity_mut()[..g.frames * out_frame]
+        .par_chunks_mut(out_frame)
+        .zip(x.par_chunks(g.in_frame()))
         .with_min_len(4)
-        .for_each_init(
-            || (vec![E::zero(); oh * ow * co], vec![E::zero(); pw * co]),
-            |(acc, window), (out_frame, frame)| {
-                conv_affine_pool_dispatch(avx2, &op, frame, out_frame, acc, window);
-            },
-        );
+        .for_each_init(PixelInputs::new, |inputs, (out_frame, frame)| {
+            conv_block_dispatch(avx2, &op, frame, out_frame, inputs);
+        });
+    // SAFETY: every frame was written above.
+    unsafe { out.set_len(g.frames * out_frame) };
     out
 }
 
