@@ -216,3 +216,26 @@ fn a_gain_of_the_wrong_shape_is_refused() {
     let g = tensor(vec![1.0; 3 * 5], [3, 5]);
     let _ = attention_scale(x, None, Some(g), None, false);
 }
+
+#[test]
+fn gain_gradients_without_an_input_gradient() {
+    let dims = [3, 2, 4, 10];
+    let [t, b, c, s] = dims;
+    let mut rng = Rng(9);
+    let x = tensor(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
+    let gc = tensor(rng.uniform(b * c, 0.1, 1.0), [b, c]).require_grad();
+    let gs = tensor(rng.uniform(b * s, 0.1, 1.0), [b, s]).require_grad();
+    let w = tensor(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
+    let ours = attention_scale(x.clone(), None, Some(gc.clone()), Some(gs.clone()), true);
+    let reference = plain(x, [None, Some(gc.clone()), Some(gs.clone())], dims, true);
+    let g_ours = (ours * w.clone()).sum().backward();
+    let g_ref = (reference * w).sum().backward();
+    for (g, name) in [(&gc, "channel"), (&gs, "spatial")] {
+        assert_close(
+            &inner_values(g.grad(&g_ours).unwrap()),
+            &inner_values(g.grad(&g_ref).unwrap()),
+            1e-12,
+            name,
+        );
+    }
+}
