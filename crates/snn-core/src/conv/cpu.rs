@@ -162,68 +162,97 @@ fn add<E: KernelFloat>(dst: &mut [E], src: &[E]) {
     }
 }
 
-/// `dst += v * src`.
+/// One frame of the weight gradient, accumulated into `grad_cl` (`[C_in, KH, KW, c_pad]`) from
+/// the channels-last output gradient `grad_out_cl` (`[OH * OW, c_pad]`). For each input channel
+/// and kernel tap, the output-gradient rows of every pixel its non-zero inputs reach are summed
+/// in registers, 64 channels at a time, and added to the gradient once. `nonzero` is a buffer
+/// kept by the thread.
 #[inline(always)]
-fn axpy<E: KernelFloat>(dst: &mut [E], v: E, src: &[E]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = *d + v * s;
-    }
-}
-
-/// Calls `visit(value, tap, out_pixel)` for every non-zero input element of one frame and every
-/// kernel tap through which it reaches an output pixel (`tap` indexes `[C_in, KH, KW]`,
-/// `out_pixel` indexes `[OH, OW]`).
-#[inline(always)]
-fn for_each_reach<E: KernelFloat>(
+fn gather_weight_frame<E: KernelFloat>(
     frame: &[E],
+    grad_out_cl: &[E],
     g: &Geometry,
-    mut visit: impl FnMut(E, usize, usize),
+    c_pad: usize,
+    grad_cl: &mut [E],
+    nonzero: &mut Vec<(usize, usize, E)>,
 ) {
     let (oh, ow) = (g.out_h() as isize, g.out_w() as isize);
+    let wide_end = g.c_out / WIDE * WIDE;
     for (ci, plane) in frame.chunks_exact(g.height * g.width).enumerate() {
+        nonzero.clear();
         for (y, row) in plane.chunks_exact(g.width).enumerate() {
             for (x, &v) in row.iter().enumerate() {
-                if v.is_zero() {
-                    continue;
+                if !v.is_zero() {
+                    nonzero.push((y + g.pad_h, x + g.pad_w, v));
                 }
-                for ky in 0..g.kernel_h {
-                    let oy = (y + g.pad_h) as isize - ky as isize;
-                    if oy < 0 || oy >= oh {
-                        continue;
-                    }
-                    for kx in 0..g.kernel_w {
-                        let ox = (x + g.pad_w) as isize - kx as isize;
-                        if ox < 0 || ox >= ow {
-                            continue;
-                        }
-                        let tap = (ci * g.kernel_h + ky) * g.kernel_w + kx;
-                        visit(v, tap, (oy * ow + ox) as usize);
-                    }
+            }
+        }
+        if nonzero.is_empty() {
+            continue;
+        }
+        let binary = nonzero.iter().all(|&(_, _, v)| v == E::one());
+        for ky in 0..g.kernel_h {
+            for kx in 0..g.kernel_w {
+                let tap = (ci * g.kernel_h + ky) * g.kernel_w + kx;
+                let reach = TapReach {
+                    grad_out_cl,
+                    nonzero,
+                    c_pad,
+                    binary,
+                    offset: (ky as isize, kx as isize),
+                    out: (oh, ow),
+                };
+                let dst = &mut grad_cl[tap * c_pad..(tap + 1) * c_pad];
+                for cb in (0..wide_end).step_by(WIDE) {
+                    reach.add_into::<WIDE>(cb, dst);
+                }
+                for cb in (wide_end..g.c_out).step_by(NARROW) {
+                    reach.add_into::<NARROW>(cb, dst);
                 }
             }
         }
     }
 }
 
-/// One frame of the weight gradient, accumulated into `grad_cl` (`[C_in, KH, KW, C_out]`) from
-/// the channels-last output gradient `grad_out_cl` (`[OH * OW, C_out]`).
-#[inline(always)]
-fn gather_weight_frame<E: KernelFloat>(
-    frame: &[E],
-    grad_out_cl: &[E],
-    g: &Geometry,
-    grad_cl: &mut [E],
-) {
-    let co = g.c_out;
-    for_each_reach(frame, g, |v, tap, pixel| {
-        let dst = &mut grad_cl[tap * co..(tap + 1) * co];
-        let src = &grad_out_cl[pixel * co..(pixel + 1) * co];
-        if v == E::one() {
-            add(dst, src);
-        } else {
-            axpy(dst, v, src);
+/// The output-gradient rows that one input channel's non-zeros reach through one kernel tap.
+struct TapReach<'a, E> {
+    grad_out_cl: &'a [E],
+    /// `(y + pad_h, x + pad_w, value)` of each non-zero input.
+    nonzero: &'a [(usize, usize, E)],
+    c_pad: usize,
+    binary: bool,
+    offset: (isize, isize),
+    out: (isize, isize),
+}
+
+impl<E: KernelFloat> TapReach<'_, E> {
+    /// Adds `sum(value * grad_out_cl[pixel][cb..cb + LB])` over the reached pixels to
+    /// `dst[cb..cb + LB]`.
+    #[inline(always)]
+    fn add_into<const LB: usize>(&self, cb: usize, dst: &mut [E]) {
+        let mut acc = [E::zero(); LB];
+        for &(y, x, v) in self.nonzero {
+            let oy = y as isize - self.offset.0;
+            let ox = x as isize - self.offset.1;
+            if oy < 0 || oy >= self.out.0 || ox < 0 || ox >= self.out.1 {
+                continue;
+            }
+            let at = (oy * self.out.1 + ox) as usize * self.c_pad + cb;
+            let row: &[E; LB] = self.grad_out_cl[at..at + LB].try_into().unwrap();
+            if self.binary {
+                for i in 0..LB {
+                    acc[i] = acc[i] + row[i];
+                }
+            } else {
+                for i in 0..LB {
+                    acc[i] = acc[i] + v * row[i];
+                }
+            }
         }
-    });
+        for (d, &a) in dst[cb..cb + LB].iter_mut().zip(&acc) {
+            *d = *d + a;
+        }
+    }
 }
 
 /// The non-zero inputs of one frame grouped by input pixel (compressed rows): the inputs of
@@ -417,9 +446,11 @@ fn gather_weight_frame_avx2<E: KernelFloat>(
     frame: &[E],
     grad_out_cl: &[E],
     g: &Geometry,
+    c_pad: usize,
     grad_cl: &mut [E],
+    nonzero: &mut Vec<(usize, usize, E)>,
 ) {
-    gather_weight_frame(frame, grad_out_cl, g, grad_cl)
+    gather_weight_frame(frame, grad_out_cl, g, c_pad, grad_cl, nonzero)
 }
 
 fn has_avx2() -> bool {
@@ -454,15 +485,17 @@ fn gather_dispatch<E: KernelFloat>(
     frame: &[E],
     grad_out_cl: &[E],
     g: &Geometry,
+    c_pad: usize,
     grad_cl: &mut [E],
+    nonzero: &mut Vec<(usize, usize, E)>,
 ) {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: the processor reported AVX2 and FMA.
-        return unsafe { gather_weight_frame_avx2(frame, grad_out_cl, g, grad_cl) };
+        return unsafe { gather_weight_frame_avx2(frame, grad_out_cl, g, c_pad, grad_cl, nonzero) };
     }
     let _ = avx2;
-    gather_weight_frame(frame, grad_out_cl, g, grad_cl)
+    gather_weight_frame(frame, grad_out_cl, g, c_pad, grad_cl, nonzero)
 }
 
 /// Event-driven forward pass: `x` `[N, C_in, H, W]`, `weight` `[C_out, C_in, KH, KW]`, `bias`
@@ -549,10 +582,12 @@ pub fn weight_grad<E: KernelFloat>(x: &[E], grad_out: &[E], g: Geometry) -> Vec<
     );
     let pixels = g.out_h() * g.out_w();
     let co = g.c_out;
+    // Channels padded to a whole number of register blocks; the padding stays zero.
+    let c_pad = co.div_ceil(NARROW) * NARROW;
     let taps = g.c_in * g.kernel_h * g.kernel_w;
     let avx2 = has_avx2();
     let grad_cl = if g.out_frame() == 0 || g.in_frame() == 0 {
-        vec![E::zero(); taps * co]
+        vec![E::zero(); taps * c_pad]
     } else {
         // Fixed groups of frames, each summed in frame order, then the groups summed in
         // order: the result does not depend on how rayon schedules the work, so training is
@@ -562,8 +597,9 @@ pub fn weight_grad<E: KernelFloat>(x: &[E], grad_out: &[E], g: Geometry) -> Vec<
             .par_chunks(group * g.out_frame())
             .zip(x.par_chunks(group * g.in_frame()))
             .map(|(grad_frames, frames)| {
-                let mut grad_cl = vec![E::zero(); taps * co];
-                let mut scratch = vec![E::zero(); pixels * co];
+                let mut grad_cl = vec![E::zero(); taps * c_pad];
+                let mut scratch = vec![E::zero(); pixels * c_pad];
+                let mut nonzero = Vec::new();
                 for (grad_frame, frame) in grad_frames
                     .chunks_exact(g.out_frame())
                     .zip(frames.chunks_exact(g.in_frame()))
@@ -571,24 +607,24 @@ pub fn weight_grad<E: KernelFloat>(x: &[E], grad_out: &[E], g: Geometry) -> Vec<
                     // Channels-last copy of this frame's output gradient.
                     for (c, plane) in grad_frame.chunks_exact(pixels).enumerate() {
                         for (p, &v) in plane.iter().enumerate() {
-                            scratch[p * co + c] = v;
+                            scratch[p * c_pad + c] = v;
                         }
                     }
-                    gather_dispatch(avx2, frame, &scratch, &g, &mut grad_cl);
+                    gather_dispatch(avx2, frame, &scratch, &g, c_pad, &mut grad_cl, &mut nonzero);
                 }
                 grad_cl
             })
             .collect();
-        let mut total = vec![E::zero(); taps * co];
+        let mut total = vec![E::zero(); taps * c_pad];
         for partial in &partials {
             add(&mut total, partial);
         }
         total
     };
-    // [C_in * KH * KW, C_out] -> [C_out, C_in * KH * KW].
+    // [C_in * KH * KW, c_pad] -> [C_out, C_in * KH * KW].
     let mut grad = vec![E::zero(); taps * co];
-    for (tap, row) in grad_cl.chunks_exact(co).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
+    for (tap, row) in grad_cl.chunks_exact(c_pad).enumerate() {
+        for (c, &v) in row[..co].iter().enumerate() {
             grad[c * taps + tap] = v;
         }
     }
