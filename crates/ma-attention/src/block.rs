@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use snn_core::{attention_scale, mean_max, PoolBackend, ScaleBackend};
+use snn_core::{attention_scale, mean_max, scaled_mean_max, PoolBackend, ScaleBackend};
 
 use crate::channel::ChannelAttention;
 use crate::config::AttentionConfig;
@@ -129,8 +129,8 @@ impl<B: PoolBackend + ScaleBackend> MultiDimAttention<B> {
     /// - TA's and CA's squeezes both come from one mean/max pass over `x` per `(t, b, c)`:
     ///   TA reduces it over `C`, and CA's squeeze of `x * g_t` is that of `x` scaled by `g_t`
     ///   (the gain is positive, so it commutes with the maximum as well as the mean);
-    /// - the rescalings run as one [`attention_scale`] pass, or two when SA needs to squeeze
-    ///   `x * g_t * g_c` first.
+    /// - SA squeezes `x * g_t * g_c` with [`scaled_mean_max`], which does not write it;
+    /// - the three rescalings and the ReLU are one [`attention_scale`] pass.
     pub fn forward_with_weights<const D: usize>(
         &self,
         x: Tensor<B, D>,
@@ -175,19 +175,12 @@ impl<B: PoolBackend + ScaleBackend> MultiDimAttention<B> {
         weights.channel = channel.clone().map(|g| g.reshape([1, batch, channels]));
         let out = match &self.spatial {
             Some(sa) => {
-                let (height, width) = (dims[3], dims[4]);
-                let scaled = if temporal.is_some() || channel.is_some() {
-                    attention_scale(x, temporal, channel, None, false)
-                } else {
-                    x
-                };
-                let g = sa.sequence_weights(
-                    &scaled
-                        .clone()
-                        .reshape([steps, batch, channels, height, width]),
-                );
-                weights.spatial = Some(g.clone().reshape([1, batch, height, width]));
-                attention_scale(scaled, None, None, Some(g.reshape([batch, pixels])), relu)
+                // SA squeezes `x * g_t * g_c` without it being written; all three gains then
+                // rescale `x` in one pass (the same product, in the same order).
+                let (avg, max) = scaled_mean_max(x.clone(), temporal.clone(), channel.clone());
+                let g = sa.weights_from_squeeze(avg, max, [steps, batch, dims[3], dims[4]]);
+                weights.spatial = Some(g.clone().reshape([1, batch, dims[3], dims[4]]));
+                attention_scale(x, temporal, channel, Some(g.reshape([batch, pixels])), relu)
             }
             None if temporal.is_some() || channel.is_some() || relu => {
                 attention_scale(x, temporal, channel, None, relu)

@@ -43,6 +43,17 @@ impl<B: PoolBackend> SpatialAttention<B> {
         // ties still go to the earliest step, and within it to the first channel.
         let pixels: Tensor<B, 3> = x.clone().reshape([steps * batch, channels, height * width]);
         let (avg, max) = mean_max(pixels);
+        self.weights_from_squeeze(avg, max, [steps, batch, height, width])
+    }
+
+    /// Official-form maps `[B, H, W]` from each step's mean and maximum over `C`, both
+    /// `[T * B, H * W]`: pooled over `T` (max ties to the earliest step), stacked, convolved.
+    pub fn weights_from_squeeze(
+        &self,
+        avg: Tensor<B, 2>,
+        max: Tensor<B, 2>,
+        [steps, batch, height, width]: [usize; 4],
+    ) -> Tensor<B, 3> {
         let stage = |t: Tensor<B, 2>| t.reshape([steps, batch * height * width]);
         let avg = stage(avg).mean_dim(0).reshape([batch, 1, height, width]);
         let max = stage(max).max_dim(0).reshape([batch, 1, height, width]);

@@ -36,7 +36,7 @@ pub use fused::{LifBackend, MultiStep};
 pub use neuron::{Lif, LifState};
 pub use norm::{batch_norm_pool_train, batch_norm_train, channel_affine, BatchNormBackend};
 pub use pool::{block_avg_pool2d, mean_max, PoolBackend};
-pub use scale::{attention_scale, ScaleBackend};
+pub use scale::{attention_scale, scaled_mean_max, ScaleBackend};
 pub use stats::{FiringMonitor, FiringStats};
 
 /// Every kernel extension the network layers use: the fused neuron, the event-driven

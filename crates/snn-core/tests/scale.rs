@@ -239,3 +239,125 @@ fn gain_gradients_without_an_input_gradient() {
         );
     }
 }
+
+/// The squeeze of the rescaled sequence, against rescaling with `attention_scale` and then
+/// `mean_max` over `C`: forward equal, gradients of `x` and both gains to 1e-12, with ties
+/// (binary inputs) so the first-maximum rule is exercised.
+#[test]
+fn scaled_mean_max_matches_rescaling_then_squeezing() {
+    use snn_core::{mean_max, scaled_mean_max};
+    let mut rng = Rng(17);
+    for (dims, binary, gains_on) in [
+        ([3, 2, 4, 5], false, [true, true]),
+        ([2, 3, 6, 9], true, [true, true]),
+        ([4, 2, 3, 8], true, [false, true]),
+        ([2, 2, 5, 7], false, [true, false]),
+        ([3, 1, 2, 6], true, [false, false]),
+    ] {
+        let [t, b, c, s] = dims;
+        let n = t * b * c * s;
+        let values = if binary {
+            rng.spikes(n, 0.4)
+        } else {
+            rng.uniform(n, -1.0, 1.0)
+        };
+        let x = tensor(values, dims).require_grad();
+        let gt = gains_on[0].then(|| tensor(rng.uniform(t * b, 0.1, 1.0), [t, b]).require_grad());
+        // Binary inputs with a shared channel gain make exact ties between channels.
+        let gc = gains_on[1].then(|| {
+            let v = if binary {
+                vec![0.5; b * c]
+            } else {
+                rng.uniform(b * c, 0.1, 1.0)
+            };
+            tensor(v, [b, c]).require_grad()
+        });
+        let (wm, wx) = (
+            tensor(rng.uniform(t * b * s, -1.0, 1.0), [t * b, s]),
+            tensor(rng.uniform(t * b * s, -1.0, 1.0), [t * b, s]),
+        );
+        let (mean, max) = scaled_mean_max(x.clone(), gt.clone(), gc.clone());
+        let scaled = attention_scale(x.clone(), gt.clone(), gc.clone(), None, false);
+        let (ref_mean, ref_max) = mean_max(scaled.reshape([t * b, c, s]));
+        let what = format!("{dims:?} binary {binary} gains {gains_on:?}");
+        assert_eq!(values_of(&mean), values_of(&ref_mean), "{what}: mean");
+        assert_eq!(values_of(&max), values_of(&ref_max), "{what}: max");
+        let g_ours = (mean * wm.clone() + max * wx.clone()).sum().backward();
+        let g_ref = (ref_mean * wm + ref_max * wx).sum().backward();
+        let flat = |g: Option<Tensor<Flex, 4>>| g.map(inner_values);
+        let flat2 = |g: Option<Tensor<Flex, 2>>| g.map(inner_values);
+        let mut pairs = vec![("x", flat(x.grad(&g_ours)), flat(x.grad(&g_ref)))];
+        for (name, g) in [("temporal", &gt), ("channel", &gc)] {
+            if let Some(g) = g {
+                pairs.push((name, flat2(g.grad(&g_ours)), flat2(g.grad(&g_ref))));
+            }
+        }
+        for (name, a, b) in pairs {
+            assert_close(&a.unwrap(), &b.unwrap(), 1e-12, &format!("{what}: d{name}"));
+        }
+    }
+}
+
+fn values_of(t: &Tensor<B, 2>) -> Vec<f64> {
+    values(t.clone())
+}
+
+/// The tensor-op default of the squeeze (what CUDA runs) against the CPU kernel.
+#[test]
+fn the_generic_squeeze_matches_the_kernel() {
+    use burn::tensor::ops::FloatTensor;
+    use burn::tensor::{TensorMetadata, TensorPrimitive};
+    use snn_core::scale::{generic_scaled_mean_max, generic_scaled_mean_max_backward, ScaleGains};
+    use snn_core::ScaleBackend;
+    let dims = [3, 2, 5, 6];
+    let [t, b, c, s] = dims;
+    let mut rng = Rng(23);
+    fn inner<const D: usize>(v: Vec<f64>, shape: [usize; D]) -> FloatTensor<Flex> {
+        Tensor::<Flex, D>::from_data(TensorData::new(v, shape), (&Default::default(), DType::F64))
+            .into_primitive()
+            .tensor()
+    }
+    let x = inner(rng.spikes(t * b * c * s, 0.3), dims);
+    let gains = ScaleGains::<Flex> {
+        temporal: inner(rng.uniform(t * b, 0.1, 1.0), [t, b]),
+        channel: inner(rng.uniform(b * c, 0.1, 1.0), [b, c]),
+        spatial: inner(vec![1.0; b * s], [b, s]),
+    };
+    let read = |p: FloatTensor<Flex>| {
+        let n = p.shape().num_elements();
+        Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(p))
+            .reshape([n])
+            .into_data()
+            .iter::<f64>()
+            .collect::<Vec<f64>>()
+    };
+    let kernel = Flex::scaled_mean_max(x.clone(), gains.clone());
+    let generic = generic_scaled_mean_max::<Flex>(x.clone(), gains.clone());
+    assert_eq!(read(kernel.mean), read(generic.mean));
+    assert_eq!(read(kernel.max.clone()), read(generic.max));
+    let grad = inner(rng.uniform(t * b * s, -1.0, 1.0), [t * b, s]);
+    let wants = [true, true, true];
+    let k = Flex::scaled_mean_max_backward(
+        x.clone(),
+        gains.clone(),
+        kernel.max.clone(),
+        Some(grad.clone()),
+        Some(grad.clone()),
+        wants,
+    );
+    let g = generic_scaled_mean_max_backward::<Flex>(
+        x,
+        gains,
+        kernel.max,
+        Some(grad.clone()),
+        Some(grad),
+        wants,
+    );
+    for (name, a, b) in [
+        ("x", k.x, g.x),
+        ("temporal", k.temporal, g.temporal),
+        ("channel", k.channel, g.channel),
+    ] {
+        assert_close(&read(a.unwrap()), &read(b.unwrap()), 1e-12, name);
+    }
+}

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 use super::{ScaleGains, ScaleGrads};
-use crate::fused::cpu::{contiguous, flex_from_vec, typed_slice, KernelFloat};
+use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 use crate::norm::cpu::par_planes;
 
 /// The gains as slices: temporal `[T, B]`, channel `[B, C]`, spatial `[B, S]`.
@@ -293,5 +293,255 @@ pub(crate) fn flex_backward(
         Some((dims, DType::F32)) => run::<f32>(&x, &gains, apply_relu, &grad, wants, dims),
         Some((dims, _)) => run::<f64>(&x, &gains, apply_relu, &grad, wants, dims),
         None => super::generic_attention_scale_backward::<Flex>(x, gains, apply_relu, grad, wants),
+    }
+}
+
+/// Mean and maximum over `C` of `(x * temporal) * channel` for `x` `[T, B, C, S]`, each
+/// `[T * B, S]`; the same sums in the same order as [`crate::pool::cpu::mean_max`] over the
+/// rescaled tensor, so the same bits.
+pub fn scaled_mean_max<E: KernelFloat>(
+    x: &[E],
+    gains: Gains<E>,
+    [t, b, c, s]: [usize; 4],
+) -> (Vec<E>, Vec<E>) {
+    assert_eq!(x.len(), t * b * c * s, "input length");
+    let mut mean = vec![E::zero(); t * b * s];
+    let mut max = vec![E::neg_infinity(); t * b * s];
+    if x.is_empty() {
+        return (mean, max);
+    }
+    let inv: E = cast(1.0 / c as f64);
+    mean.par_chunks_mut(s)
+        .zip(max.par_chunks_mut(s))
+        .zip(x.par_chunks(c * s))
+        .enumerate()
+        .with_min_len(4)
+        .for_each(|(i, ((mean, max), block))| {
+            let bb = i % b;
+            let gt = gains.temporal[i];
+            for (row, &gc) in block
+                .chunks_exact(s)
+                .zip(&gains.channel[bb * c..(bb + 1) * c])
+            {
+                for ((m, top), &v) in mean.iter_mut().zip(max.iter_mut()).zip(row) {
+                    let y = v * gt * gc;
+                    *m = *m + y;
+                    // Strictly greater: the first maximum is kept.
+                    if y > *top {
+                        *top = y;
+                    }
+                }
+            }
+            for m in mean.iter_mut() {
+                *m = *m * inv;
+            }
+        });
+    (mean, max)
+}
+
+/// The output gradients of [`scaled_mean_max`] and its forward maximum (all `[T * B, S]`).
+pub struct SqueezeGrads<'a, E> {
+    /// The forward maximum.
+    pub max: &'a [E],
+    /// Gradient of the mean.
+    pub mean_grad: Option<&'a [E]>,
+    /// Gradient of the maximum.
+    pub max_grad: Option<&'a [E]>,
+}
+
+/// Gradients of [`scaled_mean_max`]: `(dx, d_temporal, d_channel)`, `dx` only when `want_x`.
+/// The mean's gradient spreads as `grad / C`; the maximum's goes to the first position along
+/// `C` whose rescaled value equals the maximum. Then through the rescaling as in
+/// [`backward`] (with a spatial gain of 1).
+pub fn scaled_mean_max_backward<E: KernelFloat>(
+    x: &[E],
+    gains: Gains<E>,
+    squeeze: SqueezeGrads<E>,
+    want_x: bool,
+    [t, b, c, s]: [usize; 4],
+) -> (Option<Vec<E>>, Vec<E>, Vec<E>) {
+    assert_eq!(x.len(), t * b * c * s, "input length");
+    let blocks = t * b;
+    let mut d_temporal = vec![E::zero(); blocks];
+    let mut channel_parts = vec![E::zero(); blocks * c];
+    let mut dx: Vec<E> = Vec::with_capacity(if want_x { x.len() } else { 0 });
+    if c * s > 0 {
+        let inv: E = cast(1.0 / c as f64);
+        let mut dx_blocks: Vec<Option<&mut [MaybeUninit<E>]>> = if want_x {
+            dx.spare_capacity_mut()[..x.len()]
+                .chunks_exact_mut(c * s)
+                .map(Some)
+                .collect()
+        } else {
+            (0..blocks).map(|_| None).collect()
+        };
+        dx_blocks
+            .par_iter_mut()
+            .zip(d_temporal.par_iter_mut())
+            .zip(channel_parts.par_chunks_mut(c))
+            .enumerate()
+            .with_min_len(4)
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(scratch, found), (i, ((dx, dt), dc))| {
+                    let dx: &mut [MaybeUninit<E>] = match dx {
+                        Some(dx) => dx,
+                        None => {
+                            scratch.resize(c * s, MaybeUninit::uninit());
+                            scratch
+                        }
+                    };
+                    found.clear();
+                    found.resize(s, false);
+                    let bb = i % b;
+                    let gt = gains.temporal[i];
+                    let gc = &gains.channel[bb * c..(bb + 1) * c];
+                    let rows = i * s..(i + 1) * s;
+                    let top = &squeeze.max[rows.clone()];
+                    let mean_grad = squeeze.mean_grad.map(|g| &g[rows.clone()]);
+                    let max_grad = squeeze.max_grad.map(|g| &g[rows]);
+                    let block = &x[i * c * s..(i + 1) * c * s];
+                    let mut total = E::zero();
+                    for (((row, dxrow), &gcv), dc) in block
+                        .chunks_exact(s)
+                        .zip(dx.chunks_exact_mut(s))
+                        .zip(gc)
+                        .zip(dc.iter_mut())
+                    {
+                        let mut sum = E::zero();
+                        for (j, (&v, d)) in row.iter().zip(dxrow.iter_mut()).enumerate() {
+                            let mut e = mean_grad.map_or(E::zero(), |g| g[j] * inv);
+                            if let Some(g) = max_grad {
+                                if !found[j] && v * gt * gcv == top[j] {
+                                    found[j] = true;
+                                    e = e + g[j];
+                                }
+                            }
+                            d.write(e * gcv * gt);
+                            sum = sum + e * v;
+                        }
+                        total = total + gcv * sum;
+                        *dc = gt * sum;
+                    }
+                    *dt = total;
+                },
+            );
+    }
+    if want_x {
+        // SAFETY: every block of `dx` was written above (or `x` is empty).
+        unsafe { dx.set_len(x.len()) };
+    }
+    let mut d_channel = vec![E::zero(); b * c];
+    for (i, dc) in channel_parts
+        .chunks_exact(c.max(1))
+        .enumerate()
+        .take(blocks)
+    {
+        let bb = i % b;
+        for (acc, &v) in d_channel[bb * c..(bb + 1) * c].iter_mut().zip(dc) {
+            *acc = *acc + v;
+        }
+    }
+    (want_x.then_some(dx), d_temporal, d_channel)
+}
+
+/// [`super::ScaleBackend::scaled_mean_max`] for `Flex`.
+pub(crate) fn flex_scaled_mean_max(
+    x: FloatTensor<Flex>,
+    gains: ScaleGains<Flex>,
+) -> crate::pool::MeanMax<Flex> {
+    fn run<E: KernelFloat>(
+        x: &FlexTensor,
+        g: &ScaleGains<Flex>,
+        dims: [usize; 4],
+    ) -> crate::pool::MeanMax<Flex> {
+        let [x, gt, gc] = [x, &g.temporal, &g.channel].map(contiguous::<E>);
+        let gains = Gains {
+            temporal: typed_slice::<E>(&gt),
+            channel: typed_slice::<E>(&gc),
+            spatial: &[],
+        };
+        let (mean, max) = scaled_mean_max(typed_slice(&x), gains, dims);
+        let shape = Shape::new([dims[0] * dims[1], dims[3]]);
+        crate::pool::MeanMax {
+            mean: flex_from_vec(mean, shape.clone()),
+            max: flex_from_vec(max, shape),
+        }
+    }
+    match kernel_dims(&x, &gains) {
+        Some((dims, DType::F32)) => run::<f32>(&x, &gains, dims),
+        Some((dims, _)) => run::<f64>(&x, &gains, dims),
+        None => super::generic_scaled_mean_max::<Flex>(x, gains),
+    }
+}
+
+/// [`super::ScaleBackend::scaled_mean_max_backward`] for `Flex`.
+pub(crate) fn flex_scaled_mean_max_backward(
+    x: FloatTensor<Flex>,
+    gains: ScaleGains<Flex>,
+    max: FloatTensor<Flex>,
+    grad_mean: Option<FloatTensor<Flex>>,
+    grad_max: Option<FloatTensor<Flex>>,
+    wants: [bool; 3],
+) -> ScaleGrads<Flex> {
+    fn run<E: KernelFloat>(
+        x: &FlexTensor,
+        g: &ScaleGains<Flex>,
+        max: &FlexTensor,
+        grad_mean: Option<&FlexTensor>,
+        grad_max: Option<&FlexTensor>,
+        wants: [bool; 3],
+        [t, b, c, s]: [usize; 4],
+    ) -> ScaleGrads<Flex> {
+        let [x, gt, gc, max] = [x, &g.temporal, &g.channel, max].map(contiguous::<E>);
+        let grad_mean = grad_mean.map(contiguous::<E>);
+        let grad_max = grad_max.map(contiguous::<E>);
+        let gains = Gains {
+            temporal: typed_slice::<E>(&gt),
+            channel: typed_slice::<E>(&gc),
+            spatial: &[],
+        };
+        let squeeze = SqueezeGrads {
+            max: typed_slice::<E>(&max),
+            mean_grad: grad_mean.as_ref().map(typed_slice::<E>),
+            max_grad: grad_max.as_ref().map(typed_slice::<E>),
+        };
+        let dims = [t, b, c, s];
+        let (dx, dt, dc) =
+            scaled_mean_max_backward(typed_slice(&x), gains, squeeze, wants[0], dims);
+        ScaleGrads {
+            x: dx.map(|d| flex_from_vec(d, Shape::new(dims))),
+            temporal: wants[1].then(|| flex_from_vec(dt, Shape::new([t, b]))),
+            channel: wants[2].then(|| flex_from_vec(dc, Shape::new([b, c]))),
+            spatial: None,
+        }
+    }
+    let dtype = x.dtype();
+    let same = max.dtype() == dtype
+        && [&grad_mean, &grad_max]
+            .iter()
+            .all(|g| g.as_ref().is_none_or(|g| g.dtype() == dtype));
+    match kernel_dims(&x, &gains).filter(|_| same) {
+        Some((dims, DType::F32)) => run::<f32>(
+            &x,
+            &gains,
+            &max,
+            grad_mean.as_ref(),
+            grad_max.as_ref(),
+            wants,
+            dims,
+        ),
+        Some((dims, _)) => run::<f64>(
+            &x,
+            &gains,
+            &max,
+            grad_mean.as_ref(),
+            grad_max.as_ref(),
+            wants,
+            dims,
+        ),
+        None => super::generic_scaled_mean_max_backward::<Flex>(
+            x, gains, max, grad_mean, grad_max, wants,
+        ),
     }
 }

@@ -26,7 +26,9 @@ use burn::backend::Autodiff;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
+
+use crate::pool::{MeanMax, PoolBackend};
 
 /// The three gains of [`ScaleBackend::attention_scale`]: temporal `[T, B]`, channel `[B, C]`,
 /// spatial `[B, S]`.
@@ -55,7 +57,7 @@ pub struct ScaleGrads<B: Backend> {
 
 /// A backend that can rescale `[T, B, C, S]` by temporal, channel and spatial gains in one
 /// operation.
-pub trait ScaleBackend: Backend {
+pub trait ScaleBackend: PoolBackend {
     /// `y = ((x * temporal[t, b]) * channel[b, c]) * spatial[b, s]`, then `max(y, 0)` when
     /// `relu` (burn's ReLU: `y <= 0` becomes 0).
     fn attention_scale(
@@ -77,6 +79,30 @@ pub trait ScaleBackend: Backend {
     ) -> ScaleGrads<Self> {
         generic_attention_scale_backward::<Self>(x, gains, relu, grad, wants)
     }
+
+    /// Mean and maximum over `C` of `(x * temporal[t, b]) * channel[b, c]` (`x` `[T, B, C, S]`),
+    /// each `[T * B, S]`: spatial attention's squeeze of the sequence that TA and CA rescaled,
+    /// without writing that sequence. Equal to [`attention_scale`](Self::attention_scale)
+    /// followed by [`PoolBackend::mean_max`](crate::PoolBackend::mean_max) over `C`, to the last
+    /// bit. `gains.spatial` is not used.
+    fn scaled_mean_max(x: FloatTensor<Self>, gains: ScaleGains<Self>) -> MeanMax<Self> {
+        generic_scaled_mean_max::<Self>(x, gains)
+    }
+
+    /// The gradients of [`scaled_mean_max`](Self::scaled_mean_max) with respect to `x`, the
+    /// temporal and the channel gain (`wants` says which), given the forward maximum and the
+    /// output gradients (at least one); the maximum's gradient goes to the first maximum along
+    /// `C`. The spatial gradient is `None`.
+    fn scaled_mean_max_backward(
+        x: FloatTensor<Self>,
+        gains: ScaleGains<Self>,
+        max: FloatTensor<Self>,
+        grad_mean: Option<FloatTensor<Self>>,
+        grad_max: Option<FloatTensor<Self>>,
+        wants: [bool; 3],
+    ) -> ScaleGrads<Self> {
+        generic_scaled_mean_max_backward::<Self>(x, gains, max, grad_mean, grad_max, wants)
+    }
 }
 
 impl ScaleBackend for burn_flex::Flex {
@@ -96,6 +122,21 @@ impl ScaleBackend for burn_flex::Flex {
         wants: [bool; 4],
     ) -> ScaleGrads<Self> {
         cpu::flex_backward(x, gains, relu, grad, wants)
+    }
+
+    fn scaled_mean_max(x: FloatTensor<Self>, gains: ScaleGains<Self>) -> MeanMax<Self> {
+        cpu::flex_scaled_mean_max(x, gains)
+    }
+
+    fn scaled_mean_max_backward(
+        x: FloatTensor<Self>,
+        gains: ScaleGains<Self>,
+        max: FloatTensor<Self>,
+        grad_mean: Option<FloatTensor<Self>>,
+        grad_max: Option<FloatTensor<Self>>,
+        wants: [bool; 3],
+    ) -> ScaleGrads<Self> {
+        cpu::flex_scaled_mean_max_backward(x, gains, max, grad_mean, grad_max, wants)
     }
 }
 
@@ -128,6 +169,38 @@ impl<B: ScaleBackend> Backward<B, 4> for ScaleBackward {
             (pc, out.channel),
             (ps, out.spatial),
         ] {
+            if let (Some(node), Some(g)) = (parent, g) {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+/// Which output of [`ScaleBackend::scaled_mean_max`] a graph node stands for.
+#[derive(Debug, Clone, Copy)]
+enum Descriptor {
+    Mean,
+    Max,
+}
+
+#[derive(Debug)]
+struct ScaledMeanMaxBackward;
+
+impl<B: ScaleBackend> Backward<B, 3> for ScaledMeanMaxBackward {
+    /// The input, the gains, the forward maximum and which output this node is.
+    type State = (FloatTensor<B>, ScaleGains<B>, FloatTensor<B>, Descriptor);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, gains, max, which) = ops.state;
+        let (grad_mean, grad_max) = match which {
+            Descriptor::Mean => (Some(grad), None),
+            Descriptor::Max => (None, Some(grad)),
+        };
+        let wants = [0, 1, 2].map(|i| ops.parents[i].is_some());
+        let out = B::scaled_mean_max_backward(x, gains, max, grad_mean, grad_max, wants);
+        let [px, pt, pc] = ops.parents;
+        for (parent, g) in [(px, out.x), (pt, out.temporal), (pc, out.channel)] {
             if let (Some(node), Some(g)) = (parent, g) {
                 grads.register::<B>(node.id, g);
             }
@@ -176,12 +249,75 @@ impl<B: ScaleBackend, C: CheckpointStrategy> ScaleBackend for Autodiff<B, C> {
             spatial: gains.spatial.primitive,
         };
         let out = B::attention_scale_backward(x.primitive, inner, relu, grad.primitive, wants);
-        ScaleGrads {
-            x: out.x.map(<Self as AutodiffBackend>::from_inner),
-            temporal: out.temporal.map(<Self as AutodiffBackend>::from_inner),
-            channel: out.channel.map(<Self as AutodiffBackend>::from_inner),
-            spatial: out.spatial.map(<Self as AutodiffBackend>::from_inner),
+        lift_grads::<B, C>(out)
+    }
+
+    fn scaled_mean_max(x: FloatTensor<Self>, gains: ScaleGains<Self>) -> MeanMax<Self> {
+        let inner = inner_gains::<B, C>(&gains);
+        let out = B::scaled_mean_max(x.primitive.clone(), inner.clone());
+        let track = |value: FloatTensor<B>, which: Descriptor| match ScaledMeanMaxBackward
+            .prepare::<C>([
+                x.node.clone(),
+                gains.temporal.node.clone(),
+                gains.channel.node.clone(),
+            ])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(
+                (x.primitive.clone(), inner.clone(), out.max.clone(), which),
+                value,
+            ),
+            OpsKind::UnTracked(prep) => prep.finish(value),
+        };
+        MeanMax {
+            mean: track(out.mean.clone(), Descriptor::Mean),
+            max: track(out.max.clone(), Descriptor::Max),
         }
+    }
+
+    fn scaled_mean_max_backward(
+        x: FloatTensor<Self>,
+        gains: ScaleGains<Self>,
+        max: FloatTensor<Self>,
+        grad_mean: Option<FloatTensor<Self>>,
+        grad_max: Option<FloatTensor<Self>>,
+        wants: [bool; 3],
+    ) -> ScaleGrads<Self> {
+        // Second-order use is not supported: computed on the inner backend, untracked.
+        let inner = inner_gains::<B, C>(&gains);
+        lift_grads::<B, C>(B::scaled_mean_max_backward(
+            x.primitive,
+            inner,
+            max.primitive,
+            grad_mean.map(|g| g.primitive),
+            grad_max.map(|g| g.primitive),
+            wants,
+        ))
+    }
+}
+
+/// The inner backend's view of autodiff gains.
+fn inner_gains<B: ScaleBackend, C: CheckpointStrategy>(
+    gains: &ScaleGains<Autodiff<B, C>>,
+) -> ScaleGains<B> {
+    ScaleGains {
+        temporal: gains.temporal.primitive.clone(),
+        channel: gains.channel.primitive.clone(),
+        spatial: gains.spatial.primitive.clone(),
+    }
+}
+
+/// Inner-backend gradients as (untracked) autodiff tensors.
+fn lift_grads<B: ScaleBackend, C: CheckpointStrategy>(
+    out: ScaleGrads<B>,
+) -> ScaleGrads<Autodiff<B, C>> {
+    let lift = <Autodiff<B, C> as AutodiffBackend>::from_inner;
+    ScaleGrads {
+        x: out.x.map(lift),
+        temporal: out.temporal.map(lift),
+        channel: out.channel.map(lift),
+        spatial: out.spatial.map(lift),
     }
 }
 
@@ -198,6 +334,34 @@ pub fn attention_scale<B: ScaleBackend>(
     spatial: Option<Tensor<B, 2>>,
     relu: bool,
 ) -> Tensor<B, 4> {
+    let (x, gains) = gains_for(x, temporal, channel, spatial);
+    float(B::attention_scale(x, gains, relu))
+}
+
+/// Mean and maximum over `C` of `(x * temporal) * channel` for `x` `[T, B, C, S]` (a missing
+/// gain is 1), each `[T * B, S]`, both differentiable with respect to `x` and the gains: the
+/// squeeze of spatial attention after TA and CA, in one pass that does not write the rescaled
+/// sequence.
+///
+/// # Panics
+/// If a gain's shape does not match `x`.
+pub fn scaled_mean_max<B: ScaleBackend>(
+    x: Tensor<B, 4>,
+    temporal: Option<Tensor<B, 2>>,
+    channel: Option<Tensor<B, 2>>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let (x, gains) = gains_for(x, temporal, channel, None);
+    let out = B::scaled_mean_max(x, gains);
+    (float(out.mean), float(out.max))
+}
+
+/// `x`'s primitive and the three gains, a missing one as ones, after checking their shapes.
+fn gains_for<B: Backend>(
+    x: Tensor<B, 4>,
+    temporal: Option<Tensor<B, 2>>,
+    channel: Option<Tensor<B, 2>>,
+    spatial: Option<Tensor<B, 2>>,
+) -> (FloatTensor<B>, ScaleGains<B>) {
     let [t, b, c, s] = x.dims();
     let device = x.device();
     let dtype = x.dtype();
@@ -216,11 +380,7 @@ pub fn attention_scale<B: ScaleBackend>(
         channel: gain(channel, [b, c], "channel"),
         spatial: gain(spatial, [b, s], "spatial"),
     };
-    Tensor::from_primitive(TensorPrimitive::Float(B::attention_scale(
-        x.into_primitive().tensor(),
-        gains,
-        relu,
-    )))
+    (x.into_primitive().tensor(), gains)
 }
 
 fn float<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
@@ -295,5 +455,49 @@ pub fn generic_attention_scale_backward<B: Backend>(
             )
         }),
         spatial: wants[3].then(|| prim((ex * gt * gc).sum_dim(2).sum_dim(0).reshape([b, s]))),
+    }
+}
+
+/// [`ScaleBackend::scaled_mean_max`] composed from [`ScaleBackend::attention_scale`] and
+/// [`PoolBackend::mean_max`]: the default, and the reference the CPU kernel is tested against.
+pub fn generic_scaled_mean_max<B: ScaleBackend + PoolBackend>(
+    x: FloatTensor<B>,
+    gains: ScaleGains<B>,
+) -> MeanMax<B> {
+    let [t, b, c, s] = x.shape().dims::<4>();
+    let scaled = B::attention_scale(x, unit_spatial::<B>(gains, b, s), false);
+    B::mean_max(B::float_reshape(scaled, Shape::new([t * b, c, s])))
+}
+
+/// [`ScaleBackend::scaled_mean_max_backward`] composed from the backward passes of
+/// [`PoolBackend::mean_max`] and [`ScaleBackend::attention_scale`].
+pub fn generic_scaled_mean_max_backward<B: ScaleBackend + PoolBackend>(
+    x: FloatTensor<B>,
+    gains: ScaleGains<B>,
+    max: FloatTensor<B>,
+    grad_mean: Option<FloatTensor<B>>,
+    grad_max: Option<FloatTensor<B>>,
+    wants: [bool; 3],
+) -> ScaleGrads<B> {
+    let shape = x.shape();
+    let [t, b, c, s] = shape.dims::<4>();
+    let gains = unit_spatial::<B>(gains, b, s);
+    let scaled = B::attention_scale(x.clone(), gains.clone(), false);
+    let scaled = B::float_reshape(scaled, Shape::new([t * b, c, s]));
+    let grad = B::mean_max_backward(scaled, max, grad_mean, grad_max);
+    let grad = B::float_reshape(grad, shape);
+    let [wx, wt, wc] = wants;
+    let mut out = B::attention_scale_backward(x, gains, false, grad, [wx, wt, wc, false]);
+    out.spatial = None;
+    out
+}
+
+/// The gains with the spatial one replaced by ones `[B, S]`.
+fn unit_spatial<B: Backend>(gains: ScaleGains<B>, b: usize, s: usize) -> ScaleGains<B> {
+    let device = B::float_device(&gains.temporal);
+    let dtype = gains.temporal.dtype();
+    ScaleGains {
+        spatial: B::float_ones(Shape::new([b, s]), &device, dtype.into()),
+        ..gains
     }
 }
