@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use snn_core::{attention_scale, mean_max, scaled_mean_max, PoolBackend, ScaleBackend};
+use snn_core::{attention_scale, scaled_mean_max, PoolBackend, ScaleBackend};
 
 use crate::channel::ChannelAttention;
 use crate::config::AttentionConfig;
@@ -128,7 +128,9 @@ impl<B: PoolBackend + ScaleBackend> MultiDimAttention<B> {
     /// `* g_s`, then the ReLU, but without writing every intermediate:
     /// - TA's and CA's squeezes both come from one mean/max pass over `x` per `(t, b, c)`:
     ///   TA reduces it over `C`, and CA's squeeze of `x * g_t` is that of `x` scaled by `g_t`
-    ///   (the gain is positive, so it commutes with the maximum as well as the mean);
+    ///   (the gain is non-negative, so it commutes with the maximum as well as the mean; the
+    ///   sums differ from the official order in rounding only, and where a sigmoid gain is
+    ///   exactly 0 the maximum's gradient to `g_t` goes to the first maximum of `x`);
     /// - SA squeezes `x * g_t * g_c` with [`scaled_mean_max`], which does not write it;
     /// - the three rescalings and the ReLU are one [`attention_scale`] pass.
     pub fn forward_with_weights<const D: usize>(
@@ -151,23 +153,20 @@ impl<B: PoolBackend + ScaleBackend> MultiDimAttention<B> {
         let mut weights = AttentionWeights::empty();
         let (mut temporal, mut channel) = (None, None);
         if let Some(ca) = &self.channel {
-            let (avg, max) = mean_max(x.clone().reshape([steps * batch * channels, pixels, 1]));
-            let mut avg = avg.reshape([steps, batch, channels]);
-            let mut max = max.reshape([steps, batch, channels]);
+            let (mut avg, mut max) = ChannelAttention::step_squeeze(&x);
             if let Some(ta) = &self.temporal {
                 let g = ta.weights_from_squeeze(
                     avg.clone().mean_dim(2).reshape([steps, batch]),
                     max.clone().max_dim(2).reshape([steps, batch]),
                 );
+                // CA squeezes `x * g_t`: the gain scales each step's mean and, being
+                // non-negative, its maximum.
                 let per_step = g.clone().reshape([steps, batch, 1]);
                 avg = avg * per_step.clone();
                 max = max * per_step;
                 temporal = Some(g);
             }
-            channel = Some(ca.weights_from_squeeze(
-                avg.mean_dim(0).reshape([batch, channels]),
-                max.max_dim(0).reshape([batch, channels]),
-            ));
+            channel = Some(ca.weights_from_step_squeeze(avg, max));
         } else if let Some(ta) = &self.temporal {
             temporal = Some(ta.weights(&x));
         }

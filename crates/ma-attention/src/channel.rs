@@ -28,21 +28,31 @@ impl<B: PoolBackend> ChannelAttention<B> {
     /// channel over `(T, H, W)` jointly (row-major, so max ties go to the earliest step).
     pub fn sequence_weights(&self, x: &Tensor<B, 5>) -> Tensor<B, 2> {
         let [steps, batch, channels, height, width] = x.dims();
-        // Pool over (H, W) in one fused pass, then over T: no transposed copy of the sequence.
-        // Max ties still go to the earliest step, and within it to the first pixel (row-major).
-        let rows: Tensor<B, 3> = x
-            .clone()
-            .reshape([steps * batch * channels, height * width, 1]);
-        let (avg, max) = mean_max(rows);
-        let avg = avg
-            .reshape([steps, batch * channels])
-            .mean_dim(0)
-            .reshape([batch, channels]);
-        let max = max
-            .reshape([steps, batch * channels])
-            .max_dim(0)
-            .reshape([batch, channels]);
-        self.weights_from_squeeze(avg, max)
+        let (avg, max) =
+            Self::step_squeeze(&x.clone().reshape([steps, batch, channels, height * width]));
+        self.weights_from_step_squeeze(avg, max)
+    }
+
+    /// Each step's mean and maximum of each channel over its pixels: `x` `[T, B, C, S]` gives
+    /// two `[T, B, C]` tensors (one fused pass, no transposed copy of the sequence).
+    pub fn step_squeeze(x: &Tensor<B, 4>) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        let [steps, batch, channels, pixels] = x.dims();
+        let (avg, max) = mean_max(x.clone().reshape([steps * batch * channels, pixels, 1]));
+        (
+            avg.reshape([steps, batch, channels]),
+            max.reshape([steps, batch, channels]),
+        )
+    }
+
+    /// Official-form weights `[B, C]` from [`ChannelAttention::step_squeeze`]'s per-step
+    /// descriptors, pooled over `T` (max ties go to the earliest step, and within it to the
+    /// first pixel, row-major).
+    pub fn weights_from_step_squeeze(&self, avg: Tensor<B, 3>, max: Tensor<B, 3>) -> Tensor<B, 2> {
+        let [_, batch, channels] = avg.dims();
+        self.weights_from_squeeze(
+            avg.mean_dim(0).reshape([batch, channels]),
+            max.max_dim(0).reshape([batch, channels]),
+        )
     }
 
     /// Weights `[B, C]` from each channel's mean and maximum, both `[B, C]`.

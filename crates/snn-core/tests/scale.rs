@@ -1,6 +1,8 @@
 //! The attention rescaling op (`attention_scale`) against the plain broadcast products and
 //! ReLU of burn, forward and all four gradients, in f64; the forward equal to the last bit in
-//! f32 too; missing gains; the thread count not changing the gradients.
+//! f32 too (a NaN included); missing gains; the thread count not changing the gradients; the
+//! tensor-op defaults (what CUDA runs) against the CPU kernels; SA's squeeze of the rescaled
+//! sequence (`scaled_mean_max`) against rescaling then `mean_max`; empty inputs.
 
 mod common;
 
@@ -142,10 +144,9 @@ fn the_f32_forward_is_the_same_to_the_last_bit() {
     let f32t = |v: Vec<f64>, shape: [usize; 2]| {
         Tensor::<Flex, 2>::from_data(TensorData::new(v, shape), (&device, DType::F32))
     };
-    let x = Tensor::<Flex, 4>::from_data(
-        TensorData::new(rng.uniform(t * b * c * s, -2.0, 2.0), dims),
-        (&device, DType::F32),
-    );
+    let mut values = rng.uniform(t * b * c * s, -2.0, 2.0);
+    values[17] = f64::NAN;
+    let x = Tensor::<Flex, 4>::from_data(TensorData::new(values, dims), (&device, DType::F32));
     let gt = f32t(rng.uniform(t * b, 0.0, 1.0), [t, b]);
     let gc = f32t(rng.uniform(b * c, 0.0, 1.0), [b, c]);
     let gs = f32t(rng.uniform(b * s, 0.0, 1.0), [b, s]);
@@ -253,6 +254,9 @@ fn scaled_mean_max_matches_rescaling_then_squeezing() {
         ([4, 2, 3, 8], true, [false, true]),
         ([2, 2, 5, 7], false, [true, false]),
         ([3, 1, 2, 6], true, [false, false]),
+        // One pixel: `mean_max` takes its eight-lane row path.
+        ([2, 2, 12, 1], false, [true, true]),
+        ([2, 2, 12, 1], true, [true, true]),
     ] {
         let [t, b, c, s] = dims;
         let n = t * b * c * s;
@@ -302,7 +306,8 @@ fn values_of(t: &Tensor<B, 2>) -> Vec<f64> {
     values(t.clone())
 }
 
-/// The tensor-op default of the squeeze (what CUDA runs) against the CPU kernel.
+/// The default of the squeeze (what CUDA runs, there from burn's own ops; here composed of the
+/// `Flex` product and `mean_max`) against the fused CPU kernel.
 #[test]
 fn the_generic_squeeze_matches_the_kernel() {
     use burn::tensor::ops::FloatTensor;
@@ -359,5 +364,80 @@ fn the_generic_squeeze_matches_the_kernel() {
         ("channel", k.channel, g.channel),
     ] {
         assert_close(&read(a.unwrap()), &read(b.unwrap()), 1e-12, name);
+    }
+}
+
+/// The tensor-op default of the rescaling (what CUDA runs) against the CPU kernel, forward and
+/// backward, with and without the ReLU.
+#[test]
+fn the_generic_rescaling_matches_the_kernel() {
+    use burn::tensor::ops::FloatTensor;
+    use burn::tensor::{TensorMetadata, TensorPrimitive};
+    use snn_core::scale::{generic_attention_scale, generic_attention_scale_backward, ScaleGains};
+    use snn_core::ScaleBackend;
+    fn inner<const D: usize>(v: Vec<f64>, shape: [usize; D]) -> FloatTensor<Flex> {
+        Tensor::<Flex, D>::from_data(TensorData::new(v, shape), (&Default::default(), DType::F64))
+            .into_primitive()
+            .tensor()
+    }
+    let read = |p: FloatTensor<Flex>| {
+        let n = p.shape().num_elements();
+        Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(p))
+            .reshape([n])
+            .into_data()
+            .iter::<f64>()
+            .collect::<Vec<f64>>()
+    };
+    let dims = [3, 2, 5, 6];
+    let [t, b, c, s] = dims;
+    let mut rng = Rng(29);
+    let x = inner(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
+    let gains = ScaleGains::<Flex> {
+        temporal: inner(rng.uniform(t * b, 0.1, 1.0), [t, b]),
+        channel: inner(rng.uniform(b * c, 0.1, 1.0), [b, c]),
+        spatial: inner(rng.uniform(b * s, 0.1, 1.0), [b, s]),
+    };
+    let grad = inner(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
+    for relu in [false, true] {
+        let kernel = Flex::attention_scale(x.clone(), gains.clone(), relu);
+        let generic = generic_attention_scale::<Flex>(x.clone(), gains.clone(), relu);
+        assert_eq!(read(kernel), read(generic), "relu {relu}");
+        let wants = [true; 4];
+        let k = Flex::attention_scale_backward(x.clone(), gains.clone(), relu, grad.clone(), wants);
+        let g = generic_attention_scale_backward::<Flex>(
+            x.clone(),
+            gains.clone(),
+            relu,
+            grad.clone(),
+            wants,
+        );
+        for (name, a, b) in [
+            ("x", k.x, g.x),
+            ("temporal", k.temporal, g.temporal),
+            ("channel", k.channel, g.channel),
+            ("spatial", k.spatial, g.spatial),
+        ] {
+            assert_close(&read(a.unwrap()), &read(b.unwrap()), 1e-12, name);
+        }
+    }
+}
+
+/// Empty sequences (no steps, no channels, no pixels) go through both ops and their gradients
+/// without a panic and keep their shapes.
+#[test]
+fn empty_inputs_keep_their_shapes() {
+    use snn_core::scaled_mean_max;
+    for dims in [[0, 2, 3, 4], [2, 2, 0, 4], [2, 2, 3, 0]] {
+        let [t, b, _, s] = dims;
+        let x = tensor(vec![], dims).require_grad();
+        let gt = tensor(vec![0.5; t * b], [t, b]).require_grad();
+        let y = attention_scale(x.clone(), Some(gt.clone()), None, None, true);
+        assert_eq!(y.dims(), dims);
+        let grads = y.sum().backward();
+        assert_eq!(x.grad(&grads).unwrap().dims(), dims);
+        let (mean, max) = scaled_mean_max(x.clone(), Some(gt), None);
+        assert_eq!(mean.dims(), [t * b, s]);
+        assert_eq!(max.dims(), [t * b, s]);
+        let _ = (mean.sum() + max.sum()).backward();
     }
 }

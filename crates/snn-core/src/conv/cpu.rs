@@ -7,8 +7,9 @@
 //!   rows of the inputs that reach it in registers, 64 output channels at a time (channels-last
 //!   weights, so a row is contiguous and vectorises: AVX2 + FMA when the processor has them,
 //!   detected at run time). No accumulator buffer is zeroed, read back or transposed.
-//! - **Weight gradient** (input-driven): each non-zero input adds its channels-last output
-//!   gradient row into the weight gradient of each tap it reaches.
+//! - **Weight gradient**: for each input channel and kernel tap, the channels-last output-gradient
+//!   rows that the channel's non-zeros reach are summed in registers, 64 channels at a time,
+//!   and added to the gradient once.
 //!
 //! Nothing is allocated per input element.
 
@@ -24,9 +25,9 @@ use crate::norm::cpu::channel_sums;
 /// Above this fraction of non-zero inputs the dense (im2col + GEMM) forward convolution is
 /// faster than walking the non-zeros, and the `Flex` forward hands over to it. Measured with
 /// `cargo xtask bench conv` (64 -> 128 channels, 32x32, 240 frames, 2 threads): the event
-/// kernel is 6.4x faster at 1% density, 3.3x at 10%, 1.2x at 40%, 0.8x at 60%. The weight
-/// gradient has no threshold: the event kernel was faster at every density (19x at 1%,
-/// 2.8x at 40%, 1.5x fully dense), because burn-flex's weight gradient is slower than its
+/// kernel is 7.1x faster at 1% density, 3.6x at 10%, 1.3x at 40%, 1.0x at 60%. The weight
+/// gradient has no threshold: the event kernel was faster at every density (34x at 1%,
+/// 3.4x at 40%, 1.6x fully dense), because burn-flex's weight gradient is slower than its
 /// forward.
 pub const DENSE_ABOVE: f64 = 0.4;
 
@@ -166,7 +167,7 @@ fn add<E: KernelFloat>(dst: &mut [E], src: &[E]) {
 /// the channels-last output gradient `grad_out_cl` (`[OH * OW, c_pad]`). For each input channel
 /// and kernel tap, the output-gradient rows of every pixel its non-zero inputs reach are summed
 /// in registers, 64 channels at a time, and added to the gradient once. `nonzero` is a buffer
-/// kept by the thread.
+/// reused from frame to frame.
 #[inline(always)]
 fn gather_weight_frame<E: KernelFloat>(
     frame: &[E],
@@ -328,7 +329,8 @@ struct ConvBlockOp<'a, E> {
 }
 
 /// Output channels per accumulator block: 64 f32 values are eight AVX registers, which stay in
-/// registers while every input reaching the output pixel is added.
+/// registers while every input reaching the output pixel is added (64 f64 values need all
+/// sixteen and spill; f64 is for tests).
 const WIDE: usize = 64;
 /// The block for the channels left over after the wide blocks (and for narrow layers).
 const NARROW: usize = 8;
@@ -599,6 +601,9 @@ pub fn weight_grad<E: KernelFloat>(x: &[E], grad_out: &[E], g: Geometry) -> Vec<
     );
     let pixels = g.out_h() * g.out_w();
     let co = g.c_out;
+    if co == 0 {
+        return Vec::new();
+    }
     // Channels padded to a whole number of register blocks; the padding stays zero.
     let c_pad = co.div_ceil(NARROW) * NARROW;
     let taps = g.c_in * g.kernel_h * g.kernel_w;

@@ -3,11 +3,11 @@
 //!
 //! Every conv layer after the first receives binary spikes at a few to 40 percent density, and
 //! the first receives event counts that are sparser still. A dense convolution multiplies every
-//! zero; this one walks the non-zero inputs and adds each one's weight column into the outputs
-//! it reaches (`out[:, y + p - ky, x + p - kx] += v * w[:, ci, ky, kx]`; for `v = 1`, a spike,
-//! an addition with no multiply). The weight gradient is computed the same way, from the same
-//! non-zero inputs. The input gradient is dense (the output gradient is dense) and uses the
-//! backend's own transposed convolution.
+//! zero; this one sums, for each output, the weight columns of the non-zero inputs that reach
+//! it (`out[:, oy, ox] = sum of v * w[:, ci, ky, kx]` over the non-zero `x[ci, oy + ky - p,
+//! ox + kx - p] = v`; for `v = 1`, a spike, an addition with no multiply). The weight gradient
+//! also walks only the non-zero inputs. The input gradient is dense (the output gradient is
+//! dense): a forward convolution of the backend with swapped, flipped weights.
 //!
 //! It is a burn backend extension, [`EventConvBackend`], like [`crate::LifBackend`]:
 //! - the default methods are the backend's dense `conv2d` and its backward (CUDA keeps them);

@@ -61,7 +61,7 @@ pub fn backward<E: KernelFloat>(grad: &[E], h: usize, w: usize, k: usize) -> Vec
 /// Sum and maximum of a row, in eight lanes (the maximum is the same whatever the lane order;
 /// ties do not matter for the value).
 #[inline]
-fn row_sum_max<E: KernelFloat>(row: &[E]) -> (E, E) {
+pub(crate) fn row_sum_max<E: KernelFloat>(row: &[E]) -> (E, E) {
     const LANES: usize = 8;
     let mut sums = [E::zero(); LANES];
     let mut tops = [E::neg_infinity(); LANES];

@@ -123,9 +123,10 @@ impl<B: PoolBackend> Backward<B, 1> for PoolBackward {
     }
 }
 
-/// Which output of [`PoolBackend::mean_max`] a graph node stands for.
+/// Which output of a mean-and-maximum op ([`PoolBackend::mean_max`],
+/// [`crate::ScaleBackend::scaled_mean_max`]) a graph node stands for.
 #[derive(Debug, Clone, Copy)]
-enum Descriptor {
+pub(crate) enum Descriptor {
     Mean,
     Max,
 }

@@ -10,6 +10,7 @@ use std::mem::MaybeUninit;
 use super::{ScaleGains, ScaleGrads};
 use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 use crate::norm::cpu::par_planes;
+use crate::pool::cpu::row_sum_max;
 
 /// The gains as slices: temporal `[T, B]`, channel `[B, C]`, spatial `[B, S]`.
 #[derive(Clone, Copy)]
@@ -22,14 +23,21 @@ pub struct Gains<'a, E> {
     pub spatial: &'a [E],
 }
 
-/// burn's ReLU: `y <= 0` becomes 0 (a NaN stays NaN).
+/// burn-flex's ReLU, `max(y, 0)`: a NaN becomes 0, and the gradient passes only where the
+/// output is positive ([`passes`]).
 #[inline(always)]
 fn relu<E: KernelFloat>(y: E) -> E {
-    if y <= E::zero() {
-        E::zero()
-    } else {
+    if passes(y) {
         y
+    } else {
+        E::zero()
     }
+}
+
+/// Whether the ReLU's gradient passes at pre-activation `y` (its output is positive).
+#[inline(always)]
+fn passes<E: KernelFloat>(y: E) -> bool {
+    y > E::zero()
 }
 
 /// Forward: `relu?(((x * temporal) * channel) * spatial)` on `x` `[T, B, C, S]`.
@@ -80,7 +88,7 @@ fn backward_row<E: KernelFloat>(
     let mut lanes = [E::zero(); LANES];
     let step = |v: E, g: E, gs: E, ds: &mut E, dx: &mut MaybeUninit<E>, acc: &mut E| {
         // The forward product, in the forward's order, for the ReLU's mask.
-        let e = if apply_relu && v * gt * gc * gs <= E::zero() {
+        let e = if apply_relu && !passes(v * gt * gc * gs) {
             E::zero()
         } else {
             g
@@ -129,15 +137,68 @@ pub fn backward<E: KernelFloat>(
 ) -> (Option<Vec<E>>, Vec<E>, Vec<E>, Vec<E>) {
     assert_eq!(x.len(), t * b * c * s, "input length");
     assert_eq!(grad.len(), x.len(), "gradient length");
+    par_block_grads(want_x, [t, b, c, s], |i, block| {
+        let bb = i % b;
+        let gt = gains.temporal[i];
+        let gc = &gains.channel[bb * c..(bb + 1) * c];
+        let gs = &gains.spatial[bb * s..(bb + 1) * s];
+        let xb = &x[i * c * s..(i + 1) * c * s];
+        let gb = &grad[i * c * s..(i + 1) * c * s];
+        let mut total = E::zero();
+        for ((((xrow, grow), dxrow), &gcv), dc) in xb
+            .chunks_exact(s)
+            .zip(gb.chunks_exact(s))
+            .zip(block.dx.chunks_exact_mut(s))
+            .zip(gc)
+            .zip(block.channel.iter_mut())
+        {
+            let row = Row {
+                x: xrow,
+                grad: grow,
+                spatial: gs,
+            };
+            let sum = backward_row(row, block.spatial, dxrow, gt, gcv, apply_relu);
+            total = total + gcv * sum;
+            *dc = gt * sum;
+        }
+        *block.temporal = total;
+    })
+}
+
+/// One `(t, b)` block's share of the gradients: its input gradient (`[C, S]`, to be written
+/// whole), its temporal gradient, and its parts of the channel (`[C]`) and spatial (`[S]`)
+/// gradients, which [`par_block_grads`] sums over `t`. `flags` is a buffer kept by the thread.
+pub struct BlockGrads<'a, E> {
+    /// Input gradient of the block.
+    pub dx: &'a mut [MaybeUninit<E>],
+    /// Temporal gradient of the block.
+    pub temporal: &'a mut E,
+    /// The block's part of the channel gradient (zero on entry).
+    pub channel: &'a mut [E],
+    /// The block's part of the spatial gradient (zero on entry).
+    pub spatial: &'a mut [E],
+    /// A scratch buffer kept by the thread.
+    pub flags: &'a mut Vec<bool>,
+}
+
+/// Runs `f` on every `(t, b)` block in parallel and assembles `(dx, d_temporal, d_channel,
+/// d_spatial)`: the channel and spatial parts are summed over `t` in order, so the result does
+/// not depend on the thread count. `dx` is `None` unless `want_x` (it is then computed into a
+/// scratch block and dropped).
+fn par_block_grads<E: KernelFloat>(
+    want_x: bool,
+    [t, b, c, s]: [usize; 4],
+    f: impl Fn(usize, BlockGrads<E>) + Sync + Send,
+) -> (Option<Vec<E>>, Vec<E>, Vec<E>, Vec<E>) {
     let blocks = t * b;
+    let len = blocks * c * s;
     let mut d_temporal = vec![E::zero(); blocks];
     let mut channel_parts = vec![E::zero(); blocks * c];
     let mut spatial_parts = vec![E::zero(); blocks * s];
-    // When `dx` is not wanted it is still computed, into a scratch block per thread.
-    let mut dx: Vec<E> = Vec::with_capacity(if want_x { x.len() } else { 0 });
+    let mut dx: Vec<E> = Vec::with_capacity(if want_x { len } else { 0 });
     if c * s > 0 {
         let mut dx_blocks: Vec<Option<&mut [MaybeUninit<E>]>> = if want_x {
-            dx.spare_capacity_mut()[..x.len()]
+            dx.spare_capacity_mut()[..len]
                 .chunks_exact_mut(c * s)
                 .map(Some)
                 .collect()
@@ -151,72 +212,87 @@ pub fn backward<E: KernelFloat>(
             .zip(spatial_parts.par_chunks_mut(s))
             .enumerate()
             .with_min_len(4)
-            .for_each_init(Vec::new, |scratch, (i, (((dx, dt), dc), ds))| {
-                let dx: &mut [MaybeUninit<E>] = match dx {
-                    Some(dx) => dx,
-                    None => {
-                        scratch.resize(c * s, MaybeUninit::uninit());
-                        scratch
-                    }
-                };
-                let bb = i % b;
-                let gt = gains.temporal[i];
-                let gc = &gains.channel[bb * c..(bb + 1) * c];
-                let gs = &gains.spatial[bb * s..(bb + 1) * s];
-                let xb = &x[i * c * s..(i + 1) * c * s];
-                let gb = &grad[i * c * s..(i + 1) * c * s];
-                let mut total = E::zero();
-                for ((((xrow, grow), dxrow), &gcv), dc) in xb
-                    .chunks_exact(s)
-                    .zip(gb.chunks_exact(s))
-                    .zip(dx.chunks_exact_mut(s))
-                    .zip(gc)
-                    .zip(dc.iter_mut())
-                {
-                    let row = Row {
-                        x: xrow,
-                        grad: grow,
-                        spatial: gs,
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(scratch, flags), (i, (((dx, temporal), channel), spatial))| {
+                    let dx: &mut [MaybeUninit<E>] = match dx {
+                        Some(dx) => dx,
+                        None => {
+                            scratch.resize(c * s, MaybeUninit::uninit());
+                            scratch
+                        }
                     };
-                    let sum = backward_row(row, ds, dxrow, gt, gcv, apply_relu);
-                    total = total + gcv * sum;
-                    *dc = gt * sum;
-                }
-                *dt = total;
-            });
+                    let block = BlockGrads {
+                        dx,
+                        temporal,
+                        channel,
+                        spatial,
+                        flags,
+                    };
+                    f(i, block);
+                },
+            );
     }
     if want_x {
-        // SAFETY: every block of `dx` was written above (or `x` is empty).
-        unsafe { dx.set_len(x.len()) };
+        // SAFETY: `f` wrote every block of `dx` (or it is empty).
+        unsafe { dx.set_len(len) };
     }
-    let mut d_channel = vec![E::zero(); b * c];
-    let mut d_spatial = vec![E::zero(); b * s];
-    for (i, (dc, ds)) in channel_parts
-        .chunks_exact(c.max(1))
-        .zip(spatial_parts.chunks_exact(s.max(1)))
-        .enumerate()
-        .take(blocks)
-    {
-        let bb = i % b;
-        for (acc, &v) in d_channel[bb * c..(bb + 1) * c].iter_mut().zip(dc) {
+    (
+        want_x.then_some(dx),
+        d_temporal,
+        sum_over_steps(&channel_parts, b, c),
+        sum_over_steps(&spatial_parts, b, s),
+    )
+}
+
+/// `[T, B, W]` parts summed over `T` in order: `[B, W]`.
+fn sum_over_steps<E: KernelFloat>(parts: &[E], b: usize, width: usize) -> Vec<E> {
+    let mut total = vec![E::zero(); b * width];
+    if width == 0 {
+        return total;
+    }
+    for step in parts.chunks_exact(b * width) {
+        for (acc, &v) in total.iter_mut().zip(step) {
             *acc = *acc + v;
         }
-        for (acc, &v) in d_spatial[bb * s..(bb + 1) * s].iter_mut().zip(ds) {
-            *acc = *acc + v;
-        }
     }
-    (want_x.then_some(dx), d_temporal, d_channel, d_spatial)
+    total
 }
 
 /// The shape `[T, B, C, S]` and dtype when every tensor fits the kernel.
+/// (The generic path, which the others take, reports a misfit.)
 fn kernel_dims(x: &FlexTensor, gains: &ScaleGains<Flex>) -> Option<([usize; 4], DType)> {
     let dtype = x.dtype();
-    let fits = matches!(dtype, DType::F32 | DType::F64)
-        && x.shape().num_dims() == 4
-        && [&gains.temporal, &gains.channel, &gains.spatial]
-            .iter()
-            .all(|g| g.dtype() == dtype && g.shape().num_dims() == 2);
-    fits.then(|| (x.shape().dims::<4>(), dtype))
+    if !matches!(dtype, DType::F32 | DType::F64) || x.shape().num_dims() != 4 {
+        return None;
+    }
+    let [t, b, c, s] = x.shape().dims::<4>();
+    let fits = [
+        (&gains.temporal, [t, b]),
+        (&gains.channel, [b, c]),
+        (&gains.spatial, [b, s]),
+    ]
+    .iter()
+    .all(|(g, shape)| g.dtype() == dtype && g.shape() == Shape::new(*shape));
+    fits.then_some(([t, b, c, s], dtype))
+}
+
+/// Contiguous copies (or views) of the three gains.
+struct GainTensors([FlexTensor; 3]);
+
+impl GainTensors {
+    fn new<E: KernelFloat>(g: &ScaleGains<Flex>) -> Self {
+        Self([&g.temporal, &g.channel, &g.spatial].map(contiguous::<E>))
+    }
+
+    fn slices<E: KernelFloat>(&self) -> Gains<'_, E> {
+        let [t, c, s] = &self.0;
+        Gains {
+            temporal: typed_slice::<E>(t),
+            channel: typed_slice::<E>(c),
+            spatial: typed_slice::<E>(s),
+        }
+    }
 }
 
 /// [`super::ScaleBackend::attention_scale`] for `Flex`.
@@ -231,12 +307,9 @@ pub(crate) fn flex_forward(
         relu: bool,
         dims: [usize; 4],
     ) -> FlexTensor {
-        let [x, gt, gc, gs] = [x, &g.temporal, &g.channel, &g.spatial].map(contiguous::<E>);
-        let gains = Gains {
-            temporal: typed_slice::<E>(&gt),
-            channel: typed_slice::<E>(&gc),
-            spatial: typed_slice::<E>(&gs),
-        };
+        let x = contiguous::<E>(x);
+        let held = GainTensors::new::<E>(g);
+        let gains = held.slices::<E>();
         flex_from_vec(
             forward(typed_slice(&x), gains, relu, dims),
             Shape::new(dims),
@@ -265,13 +338,9 @@ pub(crate) fn flex_backward(
         wants: [bool; 4],
         [t, b, c, s]: [usize; 4],
     ) -> ScaleGrads<Flex> {
-        let [x, gt, gc, gs, grad] =
-            [x, &g.temporal, &g.channel, &g.spatial, grad].map(contiguous::<E>);
-        let gains = Gains {
-            temporal: typed_slice::<E>(&gt),
-            channel: typed_slice::<E>(&gc),
-            spatial: typed_slice::<E>(&gs),
-        };
+        let [x, grad] = [x, grad].map(contiguous::<E>);
+        let held = GainTensors::new::<E>(g);
+        let gains = held.slices::<E>();
         let dims = [t, b, c, s];
         let (dx, dt, dc, ds) = backward(
             typed_slice(&x),
@@ -297,8 +366,8 @@ pub(crate) fn flex_backward(
 }
 
 /// Mean and maximum over `C` of `(x * temporal) * channel` for `x` `[T, B, C, S]`, each
-/// `[T * B, S]`; the same sums in the same order as [`crate::pool::cpu::mean_max`] over the
-/// rescaled tensor, so the same bits.
+/// `[T * B, S]`: the same sums in the same order as [`crate::pool::cpu::mean_max`] over the
+/// rescaled tensor (including its eight-lane row path when `S = 1`), so the same bits.
 pub fn scaled_mean_max<E: KernelFloat>(
     x: &[E],
     gains: Gains<E>,
@@ -316,13 +385,20 @@ pub fn scaled_mean_max<E: KernelFloat>(
         .zip(x.par_chunks(c * s))
         .enumerate()
         .with_min_len(4)
-        .for_each(|(i, ((mean, max), block))| {
+        .for_each_init(Vec::new, |row_buf, (i, ((mean, max), block))| {
             let bb = i % b;
             let gt = gains.temporal[i];
-            for (row, &gc) in block
-                .chunks_exact(s)
-                .zip(&gains.channel[bb * c..(bb + 1) * c])
-            {
+            let gc = &gains.channel[bb * c..(bb + 1) * c];
+            if s == 1 {
+                // One row per output: `mean_max`'s lane order.
+                row_buf.clear();
+                row_buf.extend(block.iter().zip(gc).map(|(&v, &gc)| v * gt * gc));
+                let (sum, top) = row_sum_max(row_buf);
+                mean[0] = sum * inv;
+                max[0] = top;
+                return;
+            }
+            for (row, &gc) in block.chunks_exact(s).zip(gc) {
                 for ((m, top), &v) in mean.iter_mut().zip(max.iter_mut()).zip(row) {
                     let y = v * gt * gc;
                     *m = *m + y;
@@ -351,8 +427,8 @@ pub struct SqueezeGrads<'a, E> {
 
 /// Gradients of [`scaled_mean_max`]: `(dx, d_temporal, d_channel)`, `dx` only when `want_x`.
 /// The mean's gradient spreads as `grad / C`; the maximum's goes to the first position along
-/// `C` whose rescaled value equals the maximum. Then through the rescaling as in
-/// [`backward`] (with a spatial gain of 1).
+/// `C` whose rescaled value equals the maximum; then through the rescaling as in [`backward`]
+/// (with a spatial gain of 1).
 pub fn scaled_mean_max_backward<E: KernelFloat>(
     x: &[E],
     gains: Gains<E>,
@@ -361,88 +437,44 @@ pub fn scaled_mean_max_backward<E: KernelFloat>(
     [t, b, c, s]: [usize; 4],
 ) -> (Option<Vec<E>>, Vec<E>, Vec<E>) {
     assert_eq!(x.len(), t * b * c * s, "input length");
-    let blocks = t * b;
-    let mut d_temporal = vec![E::zero(); blocks];
-    let mut channel_parts = vec![E::zero(); blocks * c];
-    let mut dx: Vec<E> = Vec::with_capacity(if want_x { x.len() } else { 0 });
-    if c * s > 0 {
-        let inv: E = cast(1.0 / c as f64);
-        let mut dx_blocks: Vec<Option<&mut [MaybeUninit<E>]>> = if want_x {
-            dx.spare_capacity_mut()[..x.len()]
-                .chunks_exact_mut(c * s)
-                .map(Some)
-                .collect()
-        } else {
-            (0..blocks).map(|_| None).collect()
-        };
-        dx_blocks
-            .par_iter_mut()
-            .zip(d_temporal.par_iter_mut())
-            .zip(channel_parts.par_chunks_mut(c))
-            .enumerate()
-            .with_min_len(4)
-            .for_each_init(
-                || (Vec::new(), Vec::new()),
-                |(scratch, found), (i, ((dx, dt), dc))| {
-                    let dx: &mut [MaybeUninit<E>] = match dx {
-                        Some(dx) => dx,
-                        None => {
-                            scratch.resize(c * s, MaybeUninit::uninit());
-                            scratch
-                        }
-                    };
-                    found.clear();
-                    found.resize(s, false);
-                    let bb = i % b;
-                    let gt = gains.temporal[i];
-                    let gc = &gains.channel[bb * c..(bb + 1) * c];
-                    let rows = i * s..(i + 1) * s;
-                    let top = &squeeze.max[rows.clone()];
-                    let mean_grad = squeeze.mean_grad.map(|g| &g[rows.clone()]);
-                    let max_grad = squeeze.max_grad.map(|g| &g[rows]);
-                    let block = &x[i * c * s..(i + 1) * c * s];
-                    let mut total = E::zero();
-                    for (((row, dxrow), &gcv), dc) in block
-                        .chunks_exact(s)
-                        .zip(dx.chunks_exact_mut(s))
-                        .zip(gc)
-                        .zip(dc.iter_mut())
-                    {
-                        let mut sum = E::zero();
-                        for (j, (&v, d)) in row.iter().zip(dxrow.iter_mut()).enumerate() {
-                            let mut e = mean_grad.map_or(E::zero(), |g| g[j] * inv);
-                            if let Some(g) = max_grad {
-                                if !found[j] && v * gt * gcv == top[j] {
-                                    found[j] = true;
-                                    e = e + g[j];
-                                }
-                            }
-                            d.write(e * gcv * gt);
-                            sum = sum + e * v;
-                        }
-                        total = total + gcv * sum;
-                        *dc = gt * sum;
-                    }
-                    *dt = total;
-                },
-            );
-    }
-    if want_x {
-        // SAFETY: every block of `dx` was written above (or `x` is empty).
-        unsafe { dx.set_len(x.len()) };
-    }
-    let mut d_channel = vec![E::zero(); b * c];
-    for (i, dc) in channel_parts
-        .chunks_exact(c.max(1))
-        .enumerate()
-        .take(blocks)
-    {
+    let inv: E = cast(1.0 / c.max(1) as f64);
+    let (dx, d_temporal, d_channel, _) = par_block_grads(want_x, [t, b, c, s], |i, block| {
+        let found = block.flags;
+        found.clear();
+        found.resize(s, false);
         let bb = i % b;
-        for (acc, &v) in d_channel[bb * c..(bb + 1) * c].iter_mut().zip(dc) {
-            *acc = *acc + v;
+        let gt = gains.temporal[i];
+        let gc = &gains.channel[bb * c..(bb + 1) * c];
+        let rows = i * s..(i + 1) * s;
+        let top = &squeeze.max[rows.clone()];
+        let mean_grad = squeeze.mean_grad.map(|g| &g[rows.clone()]);
+        let max_grad = squeeze.max_grad.map(|g| &g[rows]);
+        let xb = &x[i * c * s..(i + 1) * c * s];
+        let mut total = E::zero();
+        for (((row, dxrow), &gcv), dc) in xb
+            .chunks_exact(s)
+            .zip(block.dx.chunks_exact_mut(s))
+            .zip(gc)
+            .zip(block.channel.iter_mut())
+        {
+            let mut sum = E::zero();
+            for (j, (&v, d)) in row.iter().zip(dxrow.iter_mut()).enumerate() {
+                let mut e = mean_grad.map_or(E::zero(), |g| g[j] * inv);
+                if let Some(g) = max_grad {
+                    if !found[j] && v * gt * gcv == top[j] {
+                        found[j] = true;
+                        e = e + g[j];
+                    }
+                }
+                d.write(e * gcv * gt);
+                sum = sum + e * v;
+            }
+            total = total + gcv * sum;
+            *dc = gt * sum;
         }
-    }
-    (want_x.then_some(dx), d_temporal, d_channel)
+        *block.temporal = total;
+    });
+    (dx, d_temporal, d_channel)
 }
 
 /// [`super::ScaleBackend::scaled_mean_max`] for `Flex`.
@@ -455,12 +487,9 @@ pub(crate) fn flex_scaled_mean_max(
         g: &ScaleGains<Flex>,
         dims: [usize; 4],
     ) -> crate::pool::MeanMax<Flex> {
-        let [x, gt, gc] = [x, &g.temporal, &g.channel].map(contiguous::<E>);
-        let gains = Gains {
-            temporal: typed_slice::<E>(&gt),
-            channel: typed_slice::<E>(&gc),
-            spatial: &[],
-        };
+        let x = contiguous::<E>(x);
+        let held = GainTensors::new::<E>(g);
+        let gains = held.slices::<E>();
         let (mean, max) = scaled_mean_max(typed_slice(&x), gains, dims);
         let shape = Shape::new([dims[0] * dims[1], dims[3]]);
         crate::pool::MeanMax {
@@ -493,14 +522,11 @@ pub(crate) fn flex_scaled_mean_max_backward(
         wants: [bool; 3],
         [t, b, c, s]: [usize; 4],
     ) -> ScaleGrads<Flex> {
-        let [x, gt, gc, max] = [x, &g.temporal, &g.channel, max].map(contiguous::<E>);
+        let [x, max] = [x, max].map(contiguous::<E>);
         let grad_mean = grad_mean.map(contiguous::<E>);
         let grad_max = grad_max.map(contiguous::<E>);
-        let gains = Gains {
-            temporal: typed_slice::<E>(&gt),
-            channel: typed_slice::<E>(&gc),
-            spatial: &[],
-        };
+        let held = GainTensors::new::<E>(g);
+        let gains = held.slices::<E>();
         let squeeze = SqueezeGrads {
             max: typed_slice::<E>(&max),
             mean_grad: grad_mean.as_ref().map(typed_slice::<E>),
@@ -517,11 +543,14 @@ pub(crate) fn flex_scaled_mean_max_backward(
         }
     }
     let dtype = x.dtype();
-    let same = max.dtype() == dtype
-        && [&grad_mean, &grad_max]
+    let fits = |[t, b, _, s]: [usize; 4]| {
+        let squeezed = Shape::new([t * b, s]);
+        [Some(&max), grad_mean.as_ref(), grad_max.as_ref()]
             .iter()
-            .all(|g| g.as_ref().is_none_or(|g| g.dtype() == dtype));
-    match kernel_dims(&x, &gains).filter(|_| same) {
+            .flatten()
+            .all(|g| g.dtype() == dtype && g.shape() == squeezed)
+    };
+    match kernel_dims(&x, &gains).filter(|&(dims, _)| fits(dims)) {
         Some((dims, DType::F32)) => run::<f32>(
             &x,
             &gains,

@@ -10,7 +10,12 @@
 //!
 //! The product is evaluated in the order of the official code's successive rescalings,
 //! `((x * temporal) * channel) * spatial`, so the result is the same to the last bit as the
-//! sequence of burn ops. A missing gain is a tensor of ones (multiplying by 1 is exact).
+//! sequence of burn ops (with the ReLU of the backend: on `Flex`, `max(y, 0)`, which turns a
+//! NaN into 0). A missing gain is a tensor of ones (multiplying by 1 is exact).
+//!
+//! Also spatial attention's squeeze of the rescaled sequence, [`scaled_mean_max`]: the mean
+//! and maximum over `C` of `(x * temporal) * channel`, without writing that sequence; its
+//! backward is one pass per output (mean, max), each to `x` and both gains.
 //!
 //! A burn backend extension like [`crate::LifBackend`]: the default methods are burn's ops
 //! (CUDA keeps them); `Flex` runs [`cpu`] for f32 and f64; `Autodiff<B>` records one node with
@@ -28,7 +33,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
-use crate::pool::{MeanMax, PoolBackend};
+use crate::pool::{Descriptor, MeanMax, PoolBackend};
 
 /// The three gains of [`ScaleBackend::attention_scale`]: temporal `[T, B]`, channel `[B, C]`,
 /// spatial `[B, S]`.
@@ -59,7 +64,7 @@ pub struct ScaleGrads<B: Backend> {
 /// operation.
 pub trait ScaleBackend: PoolBackend {
     /// `y = ((x * temporal[t, b]) * channel[b, c]) * spatial[b, s]`, then `max(y, 0)` when
-    /// `relu` (burn's ReLU: `y <= 0` becomes 0).
+    /// `relu` (the backend's ReLU; the gradient passes where its output is positive).
     fn attention_scale(
         x: FloatTensor<Self>,
         gains: ScaleGains<Self>,
@@ -84,7 +89,7 @@ pub trait ScaleBackend: PoolBackend {
     /// each `[T * B, S]`: spatial attention's squeeze of the sequence that TA and CA rescaled,
     /// without writing that sequence. Equal to [`attention_scale`](Self::attention_scale)
     /// followed by [`PoolBackend::mean_max`](crate::PoolBackend::mean_max) over `C`, to the last
-    /// bit. `gains.spatial` is not used.
+    /// bit. The values of `gains.spatial` are not used.
     fn scaled_mean_max(x: FloatTensor<Self>, gains: ScaleGains<Self>) -> MeanMax<Self> {
         generic_scaled_mean_max::<Self>(x, gains)
     }
@@ -176,13 +181,6 @@ impl<B: ScaleBackend> Backward<B, 4> for ScaleBackward {
     }
 }
 
-/// Which output of [`ScaleBackend::scaled_mean_max`] a graph node stands for.
-#[derive(Debug, Clone, Copy)]
-enum Descriptor {
-    Mean,
-    Max,
-}
-
 #[derive(Debug)]
 struct ScaledMeanMaxBackward;
 
@@ -214,11 +212,7 @@ impl<B: ScaleBackend, C: CheckpointStrategy> ScaleBackend for Autodiff<B, C> {
         gains: ScaleGains<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let inner = ScaleGains {
-            temporal: gains.temporal.primitive.clone(),
-            channel: gains.channel.primitive.clone(),
-            spatial: gains.spatial.primitive.clone(),
-        };
+        let inner = inner_gains::<B, C>(&gains);
         let out = B::attention_scale(x.primitive.clone(), inner.clone(), relu);
         match ScaleBackward
             .prepare::<C>([
@@ -243,11 +237,7 @@ impl<B: ScaleBackend, C: CheckpointStrategy> ScaleBackend for Autodiff<B, C> {
         wants: [bool; 4],
     ) -> ScaleGrads<Self> {
         // Second-order use is not supported: computed on the inner backend, untracked.
-        let inner = ScaleGains {
-            temporal: gains.temporal.primitive,
-            channel: gains.channel.primitive,
-            spatial: gains.spatial.primitive,
-        };
+        let inner = inner_gains::<B, C>(&gains);
         let out = B::attention_scale_backward(x.primitive, inner, relu, grad.primitive, wants);
         lift_grads::<B, C>(out)
     }
@@ -458,20 +448,23 @@ pub fn generic_attention_scale_backward<B: Backend>(
     }
 }
 
-/// [`ScaleBackend::scaled_mean_max`] composed from [`ScaleBackend::attention_scale`] and
-/// [`PoolBackend::mean_max`]: the default, and the reference the CPU kernel is tested against.
-pub fn generic_scaled_mean_max<B: ScaleBackend + PoolBackend>(
+/// [`ScaleBackend::scaled_mean_max`] as the rescaling `(x * temporal) * channel` from burn's
+/// broadcast products, then [`PoolBackend::mean_max`] over `C`: the default, and the reference
+/// the CPU kernel is tested against.
+pub fn generic_scaled_mean_max<B: ScaleBackend>(
     x: FloatTensor<B>,
     gains: ScaleGains<B>,
 ) -> MeanMax<B> {
-    let [t, b, c, s] = x.shape().dims::<4>();
-    let scaled = B::attention_scale(x, unit_spatial::<B>(gains, b, s), false);
-    B::mean_max(B::float_reshape(scaled, Shape::new([t * b, c, s])))
+    let x = float::<B, 4>(x);
+    let [t, b, c, s] = x.dims();
+    let [gt, gc, _] = broadcast_gains(gains, [t, b, c, s]);
+    let scaled = (x * gt * gc).reshape([t * b, c, s]);
+    B::mean_max(scaled.into_primitive().tensor())
 }
 
 /// [`ScaleBackend::scaled_mean_max_backward`] composed from the backward passes of
 /// [`PoolBackend::mean_max`] and [`ScaleBackend::attention_scale`].
-pub fn generic_scaled_mean_max_backward<B: ScaleBackend + PoolBackend>(
+pub fn generic_scaled_mean_max_backward<B: ScaleBackend>(
     x: FloatTensor<B>,
     gains: ScaleGains<B>,
     max: FloatTensor<B>,
