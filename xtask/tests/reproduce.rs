@@ -2,34 +2,23 @@
 //! per split, the paper's full-size network and protocol otherwise): stopped after one of two
 //! epochs, run again to finish, and the table, logs and report checked.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{log_lines, ok, xtask};
 
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// Runs `xtask`, checks it succeeded, and parses the JSON object it printed.
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = xtask(args, &[]);
+    ok(&out);
     serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
 }
 
 fn epochs_logged(run: &Path) -> Vec<u64> {
-    std::fs::read_to_string(run.join("log.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
-                .as_u64()
-                .unwrap()
-        })
+    log_lines(run)
+        .iter()
+        .map(|line| line["epoch"].as_u64().unwrap())
         .collect()
 }
 
@@ -38,21 +27,11 @@ fn reproduce_stops_resumes_and_tabulates_beside_the_paper() {
     let dir = std::env::temp_dir().join(format!("snn-xtask-reproduce-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let root = dir.join("data");
-    let synth = xtask(&[
-        "synth",
-        "gesture",
-        "--root",
-        root.to_str().unwrap(),
-        "--train",
-        "1",
-        "--test",
-        "1",
-    ]);
-    assert!(
-        synth.status.success(),
-        "{}",
-        String::from_utf8_lossy(&synth.stderr)
-    );
+    let root_arg = root.to_str().unwrap();
+    let synth = [
+        "synth", "gesture", "--root", root_arg, "--train", "1", "--test", "1",
+    ];
+    ok(&xtask(&synth, &[]));
     let data = root.join("DvsGesture");
     let out = dir.join("out");
     let run = |extra: &[&str]| {
@@ -72,7 +51,7 @@ fn reproduce_stops_resumes_and_tabulates_beside_the_paper() {
             "--json",
         ];
         args.extend_from_slice(extra);
-        ok(&xtask(&args))
+        json(&args)
     };
     let epochs_done = |table: &serde_json::Value| -> Vec<u64> {
         table["rows"]

@@ -1,34 +1,10 @@
 //! `cargo xtask train` end to end: a run file on a synthetic dataset, stopped after one epoch,
 //! resumed to the end, then the best checkpoint evaluated by `cargo xtask eval`.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{log_lines, ok, xtask};
 use snn_data::synthetic::SyntheticGestures;
-
-fn xtask(args: &[&str], files: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .args(files)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn log_lines(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("log.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 #[test]
 fn train_from_a_run_file_stops_resumes_and_evaluates() {

@@ -6,7 +6,7 @@
 use burn::backend::Flex;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
-use snn_core::norm::generic;
+use snn_core::norm::{generic, BatchNormGrads};
 use snn_core::{batch_norm_pool_train, batch_norm_train, channel_affine, BatchNormBackend};
 
 mod common;
@@ -246,6 +246,24 @@ fn flex_values(t: FloatTensor<Flex>) -> Vec<f64> {
         .collect()
 }
 
+/// The kernel's three gradients `a` against the reference `e`: same dtype, close values.
+fn assert_grads_close(
+    a: BatchNormGrads<Flex>,
+    e: BatchNormGrads<Flex>,
+    dtype: DType,
+    tol: f64,
+    what: &dyn Fn(&str) -> String,
+) {
+    for (name, a, e) in [
+        ("grad x", a.input, e.input),
+        ("grad weight", a.weight, e.weight),
+        ("grad bias", a.bias, e.bias),
+    ] {
+        assert_eq!(a.dtype(), dtype, "{}", what(name));
+        assert_close(&flex_values(a), &flex_values(e), tol, &what(name));
+    }
+}
+
 #[test]
 fn flex_kernel_matches_generic() {
     for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
@@ -278,15 +296,7 @@ fn flex_kernel_matches_generic() {
                     generic::train_backward::<Flex>(x(), w(), m, v, EPS, 1, g())
                 }
             };
-            let (a, e) = (back(true), back(false));
-            for (name, a, e) in [
-                ("grad x", a.input, e.input),
-                ("grad weight", a.weight, e.weight),
-                ("grad bias", a.bias, e.bias),
-            ] {
-                assert_eq!(a.dtype(), dtype, "{}", what(name));
-                assert_close(&flex_values(a), &flex_values(e), tol, &what(name));
-            }
+            assert_grads_close(back(true), back(false), dtype, tol, &what);
         }
     }
 }
@@ -505,14 +515,7 @@ fn pooled_flex_kernel_matches_generic() {
             let (m, v) = (cpu.mean.clone(), cpu.var.clone());
             let a = Flex::batch_norm_train_backward(x(), wt(), m.clone(), v.clone(), EPS, k, g());
             let e = generic::train_backward::<Flex>(x(), wt(), m, v, EPS, k, g());
-            for (name, a, e) in [
-                ("grad x", a.input, e.input),
-                ("grad weight", a.weight, e.weight),
-                ("grad bias", a.bias, e.bias),
-            ] {
-                assert_eq!(a.dtype(), dtype, "{}", what(name));
-                assert_close(&flex_values(a), &flex_values(e), tol, &what(name));
-            }
+            assert_grads_close(a, e, dtype, tol, &what);
         }
     }
 }

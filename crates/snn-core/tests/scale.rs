@@ -8,7 +8,8 @@ mod common;
 
 use burn::backend::Flex;
 use burn::tensor::activation::relu;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use common::{assert_close, inner_values, tensor, values, Rng, B};
 use snn_core::attention_scale;
 
@@ -43,6 +44,23 @@ fn plain(
     } else {
         y
     }
+}
+
+/// An f64 `Flex` primitive, for calling the backend methods directly.
+fn primitive<const D: usize>(v: Vec<f64>, shape: [usize; D]) -> FloatTensor<Flex> {
+    Tensor::<Flex, D>::from_data(TensorData::new(v, shape), (&Default::default(), DType::F64))
+        .into_primitive()
+        .tensor()
+}
+
+/// The values of an f64 `Flex` primitive.
+fn read_primitive(p: FloatTensor<Flex>) -> Vec<f64> {
+    let n = p.shape().num_elements();
+    Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(p))
+        .reshape([n])
+        .into_data()
+        .iter::<f64>()
+        .collect()
 }
 
 #[test]
@@ -260,12 +278,12 @@ fn scaled_mean_max_matches_rescaling_then_squeezing() {
     ] {
         let [t, b, c, s] = dims;
         let n = t * b * c * s;
-        let values = if binary {
+        let data = if binary {
             rng.spikes(n, 0.4)
         } else {
             rng.uniform(n, -1.0, 1.0)
         };
-        let x = tensor(values, dims).require_grad();
+        let x = tensor(data, dims).require_grad();
         let gt = gains_on[0].then(|| tensor(rng.uniform(t * b, 0.1, 1.0), [t, b]).require_grad());
         // Binary inputs with a shared channel gain make exact ties between channels.
         let gc = gains_on[1].then(|| {
@@ -284,8 +302,12 @@ fn scaled_mean_max_matches_rescaling_then_squeezing() {
         let scaled = attention_scale(x.clone(), gt.clone(), gc.clone(), None, false);
         let (ref_mean, ref_max) = mean_max(scaled.reshape([t * b, c, s]));
         let what = format!("{dims:?} binary {binary} gains {gains_on:?}");
-        assert_eq!(values_of(&mean), values_of(&ref_mean), "{what}: mean");
-        assert_eq!(values_of(&max), values_of(&ref_max), "{what}: max");
+        assert_eq!(
+            values(mean.clone()),
+            values(ref_mean.clone()),
+            "{what}: mean"
+        );
+        assert_eq!(values(max.clone()), values(ref_max.clone()), "{what}: max");
         let g_ours = (mean * wm.clone() + max * wx.clone()).sum().backward();
         let g_ref = (ref_mean * wm + ref_max * wx).sum().backward();
         let flat = |g: Option<Tensor<Flex, 4>>| g.map(inner_values);
@@ -302,45 +324,29 @@ fn scaled_mean_max_matches_rescaling_then_squeezing() {
     }
 }
 
-fn values_of(t: &Tensor<B, 2>) -> Vec<f64> {
-    values(t.clone())
-}
-
 /// The default of the squeeze (what CUDA runs, there from burn's own ops; here composed of the
 /// `Flex` product and `mean_max`) against the fused CPU kernel.
 #[test]
 fn the_generic_squeeze_matches_the_kernel() {
-    use burn::tensor::ops::FloatTensor;
-    use burn::tensor::{TensorMetadata, TensorPrimitive};
     use snn_core::scale::{generic_scaled_mean_max, generic_scaled_mean_max_backward, ScaleGains};
     use snn_core::ScaleBackend;
     let dims = [3, 2, 5, 6];
     let [t, b, c, s] = dims;
     let mut rng = Rng(23);
-    fn inner<const D: usize>(v: Vec<f64>, shape: [usize; D]) -> FloatTensor<Flex> {
-        Tensor::<Flex, D>::from_data(TensorData::new(v, shape), (&Default::default(), DType::F64))
-            .into_primitive()
-            .tensor()
-    }
-    let x = inner(rng.spikes(t * b * c * s, 0.3), dims);
+    let x = primitive(rng.spikes(t * b * c * s, 0.3), dims);
     let gains = ScaleGains::<Flex> {
-        temporal: inner(rng.uniform(t * b, 0.1, 1.0), [t, b]),
-        channel: inner(rng.uniform(b * c, 0.1, 1.0), [b, c]),
-        spatial: inner(vec![1.0; b * s], [b, s]),
-    };
-    let read = |p: FloatTensor<Flex>| {
-        let n = p.shape().num_elements();
-        Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(p))
-            .reshape([n])
-            .into_data()
-            .iter::<f64>()
-            .collect::<Vec<f64>>()
+        temporal: primitive(rng.uniform(t * b, 0.1, 1.0), [t, b]),
+        channel: primitive(rng.uniform(b * c, 0.1, 1.0), [b, c]),
+        spatial: primitive(vec![1.0; b * s], [b, s]),
     };
     let kernel = Flex::scaled_mean_max(x.clone(), gains.clone());
     let generic = generic_scaled_mean_max::<Flex>(x.clone(), gains.clone());
-    assert_eq!(read(kernel.mean), read(generic.mean));
-    assert_eq!(read(kernel.max.clone()), read(generic.max));
-    let grad = inner(rng.uniform(t * b * s, -1.0, 1.0), [t * b, s]);
+    assert_eq!(read_primitive(kernel.mean), read_primitive(generic.mean));
+    assert_eq!(
+        read_primitive(kernel.max.clone()),
+        read_primitive(generic.max)
+    );
+    let grad = primitive(rng.uniform(t * b * s, -1.0, 1.0), [t * b, s]);
     let wants = [true, true, true];
     let k = Flex::scaled_mean_max_backward(
         x.clone(),
@@ -363,7 +369,12 @@ fn the_generic_squeeze_matches_the_kernel() {
         ("temporal", k.temporal, g.temporal),
         ("channel", k.channel, g.channel),
     ] {
-        assert_close(&read(a.unwrap()), &read(b.unwrap()), 1e-12, name);
+        assert_close(
+            &read_primitive(a.unwrap()),
+            &read_primitive(b.unwrap()),
+            1e-12,
+            name,
+        );
     }
 }
 
@@ -371,37 +382,26 @@ fn the_generic_squeeze_matches_the_kernel() {
 /// backward, with and without the ReLU.
 #[test]
 fn the_generic_rescaling_matches_the_kernel() {
-    use burn::tensor::ops::FloatTensor;
-    use burn::tensor::{TensorMetadata, TensorPrimitive};
     use snn_core::scale::{generic_attention_scale, generic_attention_scale_backward, ScaleGains};
     use snn_core::ScaleBackend;
-    fn inner<const D: usize>(v: Vec<f64>, shape: [usize; D]) -> FloatTensor<Flex> {
-        Tensor::<Flex, D>::from_data(TensorData::new(v, shape), (&Default::default(), DType::F64))
-            .into_primitive()
-            .tensor()
-    }
-    let read = |p: FloatTensor<Flex>| {
-        let n = p.shape().num_elements();
-        Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(p))
-            .reshape([n])
-            .into_data()
-            .iter::<f64>()
-            .collect::<Vec<f64>>()
-    };
     let dims = [3, 2, 5, 6];
     let [t, b, c, s] = dims;
     let mut rng = Rng(29);
-    let x = inner(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
+    let x = primitive(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
     let gains = ScaleGains::<Flex> {
-        temporal: inner(rng.uniform(t * b, 0.1, 1.0), [t, b]),
-        channel: inner(rng.uniform(b * c, 0.1, 1.0), [b, c]),
-        spatial: inner(rng.uniform(b * s, 0.1, 1.0), [b, s]),
+        temporal: primitive(rng.uniform(t * b, 0.1, 1.0), [t, b]),
+        channel: primitive(rng.uniform(b * c, 0.1, 1.0), [b, c]),
+        spatial: primitive(rng.uniform(b * s, 0.1, 1.0), [b, s]),
     };
-    let grad = inner(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
+    let grad = primitive(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
     for relu in [false, true] {
         let kernel = Flex::attention_scale(x.clone(), gains.clone(), relu);
         let generic = generic_attention_scale::<Flex>(x.clone(), gains.clone(), relu);
-        assert_eq!(read(kernel), read(generic), "relu {relu}");
+        assert_eq!(
+            read_primitive(kernel),
+            read_primitive(generic),
+            "relu {relu}"
+        );
         let wants = [true; 4];
         let k = Flex::attention_scale_backward(x.clone(), gains.clone(), relu, grad.clone(), wants);
         let g = generic_attention_scale_backward::<Flex>(
@@ -417,7 +417,12 @@ fn the_generic_rescaling_matches_the_kernel() {
             ("channel", k.channel, g.channel),
             ("spatial", k.spatial, g.spatial),
         ] {
-            assert_close(&read(a.unwrap()), &read(b.unwrap()), 1e-12, name);
+            assert_close(
+                &read_primitive(a.unwrap()),
+                &read_primitive(b.unwrap()),
+                1e-12,
+                name,
+            );
         }
     }
 }
@@ -440,4 +445,12 @@ fn empty_inputs_keep_their_shapes() {
         assert_eq!(max.dims(), [t * b, s]);
         let _ = (mean.sum() + max.sum()).backward();
     }
+}
+
+#[test]
+#[should_panic(expected = "scaled_mean_max: the temporal gain does not fit")]
+fn the_squeeze_names_itself_when_a_gain_does_not_fit() {
+    let x = tensor(vec![0.0; 2 * 3 * 4 * 5], [2, 3, 4, 5]);
+    let g = tensor(vec![1.0; 3 * 2], [3, 2]);
+    let _ = snn_core::scaled_mean_max(x, Some(g), None);
 }

@@ -551,24 +551,22 @@ pub(crate) fn flex_scaled_mean_max_backward(
             .all(|g| g.dtype() == dtype && g.shape() == squeezed)
     };
     match kernel_dims(&x, &gains).filter(|&(dims, _)| fits(dims)) {
-        Some((dims, DType::F32)) => run::<f32>(
-            &x,
-            &gains,
-            &max,
-            grad_mean.as_ref(),
-            grad_max.as_ref(),
-            wants,
-            dims,
-        ),
-        Some((dims, _)) => run::<f64>(
-            &x,
-            &gains,
-            &max,
-            grad_mean.as_ref(),
-            grad_max.as_ref(),
-            wants,
-            dims,
-        ),
+        Some((dims, dtype)) => {
+            let run = if dtype == DType::F32 {
+                run::<f32>
+            } else {
+                run::<f64>
+            };
+            run(
+                &x,
+                &gains,
+                &max,
+                grad_mean.as_ref(),
+                grad_max.as_ref(),
+                wants,
+                dims,
+            )
+        }
         None => super::generic_scaled_mean_max_backward::<Flex>(
             x, gains, max, grad_mean, grad_max, wants,
         ),

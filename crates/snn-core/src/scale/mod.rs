@@ -324,7 +324,7 @@ pub fn attention_scale<B: ScaleBackend>(
     spatial: Option<Tensor<B, 2>>,
     relu: bool,
 ) -> Tensor<B, 4> {
-    let (x, gains) = gains_for(x, temporal, channel, spatial);
+    let (x, gains) = gains_for("attention_scale", x, temporal, channel, spatial);
     float(B::attention_scale(x, gains, relu))
 }
 
@@ -340,13 +340,15 @@ pub fn scaled_mean_max<B: ScaleBackend>(
     temporal: Option<Tensor<B, 2>>,
     channel: Option<Tensor<B, 2>>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let (x, gains) = gains_for(x, temporal, channel, None);
+    let (x, gains) = gains_for("scaled_mean_max", x, temporal, channel, None);
     let out = B::scaled_mean_max(x, gains);
     (float(out.mean), float(out.max))
 }
 
-/// `x`'s primitive and the three gains, a missing one as ones, after checking their shapes.
+/// `x`'s primitive and the three gains, a missing one as ones, after checking their shapes
+/// (a misfit panics naming `op`, the gain and `x`'s shape).
 fn gains_for<B: Backend>(
+    op: &str,
     x: Tensor<B, 4>,
     temporal: Option<Tensor<B, 2>>,
     channel: Option<Tensor<B, 2>>,
@@ -360,7 +362,7 @@ fn gains_for<B: Backend>(
         assert_eq!(
             g.dims(),
             shape,
-            "attention_scale: the {what} gain does not fit x {:?}",
+            "{op}: the {what} gain does not fit x {:?}",
             [t, b, c, s]
         );
         g.into_primitive().tensor()
