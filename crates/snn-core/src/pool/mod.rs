@@ -123,30 +123,49 @@ impl<B: PoolBackend> Backward<B, 1> for PoolBackward {
     }
 }
 
-/// Which output of a mean-and-maximum op ([`PoolBackend::mean_max`],
-/// [`crate::ScaleBackend::scaled_mean_max`]) a graph node stands for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Descriptor {
-    Mean,
-    Max,
+/// The two outputs of a mean-and-maximum op ([`PoolBackend::mean_max`],
+/// [`crate::ScaleBackend::scaled_mean_max`]) stacked as `[2, A, L]`, so the op is one graph
+/// node whose backward runs once with both gradients (two nodes ran it twice, each pass over
+/// the whole input).
+pub(crate) fn stack_pair<B: Backend>(out: &MeanMax<B>) -> FloatTensor<B> {
+    // The backend's reshape: `Tensor::reshape` reads a 0 as "keep this axis", which breaks
+    // empty inputs.
+    let part = |t: &FloatTensor<B>| {
+        let [a, l] = t.shape().dims::<2>();
+        B::float_reshape(t.clone(), Shape::new([1, a, l]))
+    };
+    B::float_cat(vec![part(&out.mean), part(&out.max)], 0)
+}
+
+/// The mean and maximum of a [`stack_pair`] (each `[A, L]`); on an autodiff backend each is a
+/// differentiable slice of it.
+pub(crate) fn split_pair<B: Backend>(stacked: FloatTensor<B>) -> MeanMax<B> {
+    let [_, a, l] = stacked.shape().dims::<3>();
+    let t = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(stacked));
+    let part = |i: usize| {
+        let slice = t.clone().narrow(0, i, 1).into_primitive().tensor();
+        B::float_reshape(slice, Shape::new([a, l]))
+    };
+    MeanMax {
+        mean: part(0),
+        max: part(1),
+    }
 }
 
 #[derive(Debug)]
 struct MeanMaxBackward;
 
 impl<B: PoolBackend> Backward<B, 1> for MeanMaxBackward {
-    /// The input, the forward maximum and which output this node is.
-    type State = (FloatTensor<B>, FloatTensor<B>, Descriptor);
+    /// The input and the forward maximum.
+    type State = (FloatTensor<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<B>(&ops.node);
-        let (x, max_value, which) = ops.state;
-        let (mean, max) = match which {
-            Descriptor::Mean => (Some(grad), None),
-            Descriptor::Max => (None, Some(grad)),
-        };
+        let grads_pair = split_pair::<B>(grads.consume::<B>(&ops.node));
+        let (x, max_value) = ops.state;
         if let [Some(node)] = ops.parents {
-            grads.register::<B>(node.id, B::mean_max_backward(x, max_value, mean, max));
+            let grad =
+                B::mean_max_backward(x, max_value, Some(grads_pair.mean), Some(grads_pair.max));
+            grads.register::<B>(node.id, grad);
         }
     }
 }
@@ -154,20 +173,16 @@ impl<B: PoolBackend> Backward<B, 1> for MeanMaxBackward {
 impl<B: PoolBackend, C: CheckpointStrategy> PoolBackend for Autodiff<B, C> {
     fn mean_max(x: FloatTensor<Self>) -> MeanMax<Self> {
         let out = B::mean_max(x.primitive.clone());
-        let track = |value: FloatTensor<B>, which: Descriptor| match MeanMaxBackward
+        let stacked = stack_pair::<B>(&out);
+        let tracked = match MeanMaxBackward
             .prepare::<C>([x.node.clone()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => {
-                prep.finish((x.primitive.clone(), out.max.clone(), which), value)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(value),
+            OpsKind::Tracked(prep) => prep.finish((x.primitive, out.max), stacked),
+            OpsKind::UnTracked(prep) => prep.finish(stacked),
         };
-        MeanMax {
-            mean: track(out.mean.clone(), Descriptor::Mean),
-            max: track(out.max.clone(), Descriptor::Max),
-        }
+        split_pair::<Self>(tracked)
     }
 
     fn mean_max_backward(

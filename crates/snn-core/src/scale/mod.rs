@@ -15,7 +15,7 @@
 //!
 //! Also spatial attention's squeeze of the rescaled sequence, [`scaled_mean_max`]: the mean
 //! and maximum over `C` of `(x * temporal) * channel`, without writing that sequence; its
-//! backward is one pass per output (mean, max), each to `x` and both gains.
+//! backward is one pass, to `x` and both gains.
 //!
 //! A burn backend extension like [`crate::LifBackend`]: the default methods are burn's ops
 //! (CUDA keeps them); `Flex` runs [`cpu`] for f32 and f64; `Autodiff<B>` records one node with
@@ -33,7 +33,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
-use crate::pool::{Descriptor, MeanMax, PoolBackend};
+use crate::pool::{split_pair, stack_pair, MeanMax, PoolBackend};
 
 /// The three gains of [`ScaleBackend::attention_scale`]: temporal `[T, B]`, channel `[B, C]`,
 /// spatial `[B, S]`.
@@ -185,18 +185,15 @@ impl<B: ScaleBackend> Backward<B, 4> for ScaleBackward {
 struct ScaledMeanMaxBackward;
 
 impl<B: ScaleBackend> Backward<B, 3> for ScaledMeanMaxBackward {
-    /// The input, the gains, the forward maximum and which output this node is.
-    type State = (FloatTensor<B>, ScaleGains<B>, FloatTensor<B>, Descriptor);
+    /// The input, the gains and the forward maximum.
+    type State = (FloatTensor<B>, ScaleGains<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<B>(&ops.node);
-        let (x, gains, max, which) = ops.state;
-        let (grad_mean, grad_max) = match which {
-            Descriptor::Mean => (Some(grad), None),
-            Descriptor::Max => (None, Some(grad)),
-        };
+        let pair = split_pair::<B>(grads.consume::<B>(&ops.node));
+        let (x, gains, max) = ops.state;
         let wants = [0, 1, 2].map(|i| ops.parents[i].is_some());
-        let out = B::scaled_mean_max_backward(x, gains, max, grad_mean, grad_max, wants);
+        let out =
+            B::scaled_mean_max_backward(x, gains, max, Some(pair.mean), Some(pair.max), wants);
         let [px, pt, pc] = ops.parents;
         for (parent, g) in [(px, out.x), (pt, out.temporal), (pc, out.channel)] {
             if let (Some(node), Some(g)) = (parent, g) {
@@ -245,7 +242,8 @@ impl<B: ScaleBackend, C: CheckpointStrategy> ScaleBackend for Autodiff<B, C> {
     fn scaled_mean_max(x: FloatTensor<Self>, gains: ScaleGains<Self>) -> MeanMax<Self> {
         let inner = inner_gains::<B, C>(&gains);
         let out = B::scaled_mean_max(x.primitive.clone(), inner.clone());
-        let track = |value: FloatTensor<B>, which: Descriptor| match ScaledMeanMaxBackward
+        let stacked = stack_pair::<B>(&out);
+        let tracked = match ScaledMeanMaxBackward
             .prepare::<C>([
                 x.node.clone(),
                 gains.temporal.node.clone(),
@@ -254,16 +252,10 @@ impl<B: ScaleBackend, C: CheckpointStrategy> ScaleBackend for Autodiff<B, C> {
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish(
-                (x.primitive.clone(), inner.clone(), out.max.clone(), which),
-                value,
-            ),
-            OpsKind::UnTracked(prep) => prep.finish(value),
+            OpsKind::Tracked(prep) => prep.finish((x.primitive, inner, out.max), stacked),
+            OpsKind::UnTracked(prep) => prep.finish(stacked),
         };
-        MeanMax {
-            mean: track(out.mean.clone(), Descriptor::Mean),
-            max: track(out.max.clone(), Descriptor::Max),
-        }
+        split_pair::<Self>(tracked)
     }
 
     fn scaled_mean_max_backward(
