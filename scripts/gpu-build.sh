@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 DIR=${1:-gpu-bin}
 TARGET=${CARGO_TARGET_DIR:-target}
 CARGO_PROFILE_RELEASE_DEBUG=false cargo build --release -p xtask -p snn-core --features cuda \
-  --bins --test cuda_fused
+  --bins --test cube_fused
 mkdir -p "$DIR"
 cp "$TARGET/release/xtask" "$DIR/xtask"
-cp "$(ls -t "$TARGET"/release/deps/cuda_fused-* | grep -v '\.d$' | head -1)" "$DIR/cuda_fused"
-strip "$DIR/xtask" "$DIR/cuda_fused" 2>/dev/null || true
+cp "$(ls -t "$TARGET"/release/deps/cube_fused-* | grep -v '\.d$' | head -1)" "$DIR/cube_fused"
+strip "$DIR/xtask" "$DIR/cube_fused" 2>/dev/null || true
 ls -la "$DIR"

@@ -5,12 +5,12 @@
 # together stay under 9 minutes.
 #
 #   scripts/gpu-check.sh            # builds with --features cuda first (needs cargo there)
-#   scripts/gpu-check.sh BIN_DIR    # uses prebuilt BIN_DIR/xtask and BIN_DIR/cuda_fused
+#   scripts/gpu-check.sh BIN_DIR    # uses prebuilt BIN_DIR/xtask and BIN_DIR/cube_fused
 #
 # Prebuilt binaries (burn's CUDA backend links without a CUDA toolkit; libcuda and NVRTC are
 # loaded at run time), from the repository root on any x86-64 Linux machine:
 #
-#   scripts/gpu-build.sh gpu-bin    # -> gpu-bin/xtask, gpu-bin/cuda_fused
+#   scripts/gpu-build.sh gpu-bin    # -> gpu-bin/xtask, gpu-bin/cube_fused
 #
 # Results go to $OUT (or target/gpu-check): logs, one JSON file per benchmark, summary.md.
 set -uo pipefail
@@ -19,11 +19,11 @@ RESULTS=${OUT:-target/gpu-check}
 mkdir -p "$RESULTS"
 if [ $# -ge 1 ]; then
   XTASK=$1/xtask
-  TESTS=$1/cuda_fused
+  TESTS=$1/cube_fused
 else
-  cargo build --release -p xtask -p snn-core --features cuda --bins --test cuda_fused || exit 1
+  cargo build --release -p xtask -p snn-core --features cuda --bins --test cube_fused || exit 1
   XTASK=target/release/xtask
-  TESTS=$(ls -t target/release/deps/cuda_fused-* | grep -v '\.d$' | head -1)
+  TESTS=$(ls -t target/release/deps/cube_fused-* | grep -v '\.d$' | head -1)
 fi
 chmod +x "$XTASK" "$TESTS" 2>/dev/null
 

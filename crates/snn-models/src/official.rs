@@ -140,6 +140,19 @@ pub fn verify_fixture<B>(path: &Path, device: &B::Device) -> Result<Verification
 where
     B: AutodiffBackend + SnnBackend,
 {
+    verify_fixture_in::<B>(path, device, DType::F64)
+}
+
+/// [`verify_fixture`] with the weights, input and target in `dtype`: for backends without
+/// (complete) f64 support, such as wgpu on Vulkan, at a tolerance that suits `dtype`.
+pub fn verify_fixture_in<B>(
+    path: &Path,
+    device: &B::Device,
+    dtype: DType,
+) -> Result<Verification, ModelError>
+where
+    B: AutodiffBackend + SnnBackend,
+{
     let state = StateDict::read(path)?;
     let format = |message: String| ModelError::Format {
         path: path.to_owned(),
@@ -189,18 +202,14 @@ where
                 .with_threshold(config.vth)
                 .with_surrogate(Surrogate::Rectangle { lens: config.lens });
             let mut net = net_config.init::<B>(device)?;
-            load_official(&mut net, &params, DType::F64, device)?;
+            load_official(&mut net, &params, dtype, device)?;
 
             // Official layout [B, T, C, H, W] -> ours [T, B, C, H, W].
-            let input: Tensor<B, 5> = Tensor::from_data(
-                tensor("input")?.convert_dtype(DType::F64),
-                (device, DType::F64),
-            );
+            let input: Tensor<B, 5> =
+                Tensor::from_data(tensor("input")?.convert_dtype(dtype), (device, dtype));
             let input = input.swap_dims(0, 1);
-            let target: Tensor<B, 2> = Tensor::from_data(
-                tensor("target")?.convert_dtype(DType::F64),
-                (device, DType::F64),
-            );
+            let target: Tensor<B, 2> =
+                Tensor::from_data(tensor("target")?.convert_dtype(dtype), (device, dtype));
             let out = net.forward(input.clone(), Mode::Train);
             let loss = (out.rates.clone() - target).square().mean();
             compare(
@@ -257,12 +266,10 @@ where
                 .with_threshold(config.vth)
                 .with_surrogate(Surrogate::Rectangle { lens: config.lens });
             let mut net = net_config.init::<B>(device)?;
-            load_official(&mut net, &params, DType::F64, device)?;
+            load_official(&mut net, &params, dtype, device)?;
 
-            let input: Tensor<B, 4> = Tensor::from_data(
-                tensor("input")?.convert_dtype(DType::F64),
-                (device, DType::F64),
-            );
+            let input: Tensor<B, 4> =
+                Tensor::from_data(tensor("input")?.convert_dtype(dtype), (device, dtype));
             let target: Tensor<B, 1, Int> = Tensor::from_data(tensor("target")?, device);
             let out = net.forward(input.clone(), Mode::Train);
             let loss = cross_entropy(out.logits.clone(), target);

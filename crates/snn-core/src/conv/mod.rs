@@ -139,7 +139,7 @@ impl EventConvBackend for burn_flex::Flex {
     }
 }
 
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cubecl")]
 impl<R, F, I, BT> EventConvBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where
     R: burn_cubecl::CubeRuntime,

@@ -15,7 +15,7 @@
 
 pub mod autodiff;
 pub mod cpu;
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cubecl")]
 mod cube;
 pub mod generic;
 
@@ -156,7 +156,7 @@ impl LifBackend for burn_flex::Flex {
 /// burn's CubeCL backends (`Cuda` is `CubeBackend<CudaRuntime, ..>`) run the fused CubeCL
 /// kernels: one launch per direction, one thread per neuron. The spike count and the decay
 /// gradient (summed from per-neuron partial sums) use the backend's own sum.
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cubecl")]
 impl<R, F, I, BT> LifBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where
     R: burn_cubecl::CubeRuntime,

@@ -122,7 +122,7 @@ impl BatchNormBackend for burn_flex::Flex {
     }
 }
 
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cubecl")]
 impl<R, F, I, BT> BatchNormBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where
     R: burn_cubecl::CubeRuntime,

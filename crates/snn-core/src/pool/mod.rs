@@ -97,7 +97,7 @@ impl PoolBackend for burn_flex::Flex {
     }
 }
 
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cubecl")]
 impl<R, F, I, BT> PoolBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where
     R: burn_cubecl::CubeRuntime,

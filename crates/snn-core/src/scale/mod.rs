@@ -145,7 +145,7 @@ impl ScaleBackend for burn_flex::Flex {
     }
 }
 
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cubecl")]
 impl<R, F, I, BT> ScaleBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where
     R: burn_cubecl::CubeRuntime,

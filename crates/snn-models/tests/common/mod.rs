@@ -1,0 +1,54 @@
+//! Helpers shared by the golden-fixture tests.
+
+use std::path::PathBuf;
+
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::DType;
+use snn_core::SnnBackend;
+use snn_models::official::verify_fixture_in;
+
+/// The official fixtures (copied from `../shared/fixtures/official`; see their README).
+pub const FIXTURES: [&str; 4] = [
+    "event_no_T12.safetensors",
+    "event_TCSA_T12.safetensors",
+    "resnet_no_T2.safetensors",
+    "resnet_CSA_T2.safetensors",
+];
+
+/// The path of fixture `name`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/official")
+        .join(name)
+}
+
+/// Runs fixture `name` on backend `B` in `dtype` and asserts that every group was compared and
+/// is within `tolerance` (relative error, norm-wise).
+pub fn check<B: AutodiffBackend + SnnBackend>(name: &str, dtype: DType, tolerance: f64) {
+    let report = verify_fixture_in::<B>(&fixture(name), &Default::default(), dtype).unwrap();
+    for g in &report.groups {
+        println!(
+            "{name} {dtype:?} {:<13} {:>3} keys  max rel err {:.2e}  ({})",
+            g.group, g.keys, g.max_rel_error, g.worst_key
+        );
+    }
+    let groups: Vec<&str> = report.groups.iter().map(|g| g.group).collect();
+    for expected in [
+        "train.output",
+        "train.loss",
+        "grad",
+        "after",
+        "eval.output",
+        "rate",
+    ] {
+        assert!(
+            groups.contains(&expected),
+            "{name}: group {expected} was not compared"
+        );
+    }
+    assert!(
+        report.passed(tolerance),
+        "{name} in {dtype:?}: {:#?}",
+        report.groups
+    );
+}
