@@ -84,6 +84,12 @@ struct TrainBenchReport {
     optimizer_ms: f64,
     /// Median milliseconds of one inference batch.
     infer_ms: f64,
+    /// Milliseconds of the first (untimed) training step: on a GPU, kernel compilation and
+    /// burn's autotuning happen here.
+    warmup_ms: f64,
+    /// The convolution algorithm on CUDA (`SNN_CUBE_CONV`); `default` on the CPU, which runs
+    /// its own event-driven kernels.
+    conv_algorithm: String,
     /// Overall firing rate in the benchmark input's forward pass.
     firing_rate: f64,
     reps: usize,
@@ -125,7 +131,7 @@ impl Job for BenchJob {
             let _ = B::sync(&device);
         };
         let (mut forward, mut backward, mut step, mut total) = (vec![], vec![], vec![], vec![]);
-        let mut firing = 0.0;
+        let (mut firing, mut warmup_ms) = (0.0, 0.0);
         for rep in 0..=args.reps {
             let t0 = Instant::now();
             let out = model.forward(x.clone(), Mode::Train);
@@ -138,12 +144,23 @@ impl Job for BenchJob {
             model = optim.step(1e-4, model, grads)?.0;
             sync();
             let t3 = Instant::now();
+            // Progress on stderr, so a run cut short by a time limit still shows how far it got.
+            eprintln!(
+                "{} step {rep}/{}: {:.0} ms (forward {:.0}, backward {:.0}, optimiser {:.0})",
+                if rep == 0 { "warm-up" } else { "timed" },
+                args.reps,
+                (t3 - t0).as_secs_f64() * 1e3,
+                (t1 - t0).as_secs_f64() * 1e3,
+                (t2 - t1).as_secs_f64() * 1e3,
+                (t3 - t2).as_secs_f64() * 1e3,
+            );
             if rep > 0 {
                 forward.push((t1 - t0).as_secs_f64() * 1e3);
                 backward.push((t2 - t1).as_secs_f64() * 1e3);
                 step.push((t3 - t2).as_secs_f64() * 1e3);
                 total.push((t3 - t0).as_secs_f64() * 1e3);
             } else {
+                warmup_ms = (t3 - t0).as_secs_f64() * 1e3;
                 let mut monitor = FiringMonitor::new();
                 for (name, stats) in &out.layers {
                     monitor.record(name, *stats);
@@ -174,6 +191,8 @@ impl Job for BenchJob {
             backward_ms: median(backward),
             optimizer_ms: median(step),
             infer_ms,
+            warmup_ms,
+            conv_algorithm: snn_core::cube_conv_algorithm().to_string(),
             firing_rate: firing,
             reps: args.reps,
         })
@@ -208,6 +227,10 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
         println!(
             "infer: {:.2} samples/s ({:.0} ms/batch)",
             report.infer_samples_per_s, report.infer_ms
+        );
+        println!(
+            "warm-up step: {:.0} ms; convolutions: {}",
+            report.warmup_ms, report.conv_algorithm
         );
     }
     Ok(())

@@ -1,9 +1,10 @@
 //! `--device cpu|cuda`: runs a job on burn's CPU backend (`Flex`) or, when xtask is built with
-//! `--features cuda`, on burn's CUDA backend, through one generic code path.
+//! `--features cuda`, on burn's CUDA backend, through one generic code path. On CUDA,
+//! `SNN_CUBE_CONV` chooses the convolution algorithm ([`CubeConvAlgorithm`]).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::tensor::backend::AutodiffBackend;
-use snn_core::SnnBackend;
+use snn_core::{set_cube_conv_algorithm, CubeConvAlgorithm, SnnBackend};
 
 /// Where to run.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -11,7 +12,8 @@ use snn_core::SnnBackend;
 pub enum DeviceKind {
     /// burn-flex on the CPU (all cores).
     Cpu,
-    /// burn's CUDA backend (xtask built with `--features cuda`).
+    /// burn's CUDA backend (xtask built with `--features cuda`); SNN_CUBE_CONV=default|direct|implicit-gemm
+    /// chooses its convolution algorithm.
     Cuda,
 }
 
@@ -26,13 +28,32 @@ pub trait Job {
         B::InnerBackend: SnnBackend;
 }
 
-/// Runs `job` on the chosen device.
+/// The environment variable that chooses the convolution algorithm on CUDA
+/// ([`CubeConvAlgorithm`]: `default`, `direct` or `implicit-gemm`).
+pub const CONV_ALGORITHM_VAR: &str = "SNN_CUBE_CONV";
+
+/// The convolution algorithm `SNN_CUBE_CONV` names (burn's default when it is unset).
+pub fn conv_algorithm_from_env() -> Result<CubeConvAlgorithm> {
+    match std::env::var(CONV_ALGORITHM_VAR) {
+        Ok(name) => name
+            .parse()
+            .with_context(|| format!("environment variable {CONV_ALGORITHM_VAR}")),
+        Err(std::env::VarError::NotPresent) => Ok(CubeConvAlgorithm::Default),
+        Err(e) => Err(e).with_context(|| format!("environment variable {CONV_ALGORITHM_VAR}")),
+    }
+}
+
+/// Runs `job` on the chosen device. On CUDA, the convolutions use the algorithm that
+/// `SNN_CUBE_CONV` names.
 pub fn dispatch<J: Job>(kind: DeviceKind, job: J) -> Result<J::Output> {
     match kind {
         DeviceKind::Cpu => {
             job.run::<burn::backend::Autodiff<burn::backend::Flex>>(Default::default())
         }
-        DeviceKind::Cuda => cuda(job),
+        DeviceKind::Cuda => {
+            set_cube_conv_algorithm(conv_algorithm_from_env()?);
+            cuda(job)
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 
 use thiserror::Error;
 
-/// A [`LifConfig`](crate::LifConfig) field that cannot describe a neuron.
+/// A configuration value that cannot be used: a [`LifConfig`](crate::LifConfig) field that
+/// cannot describe a neuron, or an unknown name.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ConfigError {
     /// A field is NaN or infinite.
@@ -24,6 +25,17 @@ pub enum ConfigError {
     /// The decay is outside `(0, 1]` (or equals 1 while learnable).
     #[error("LIF config field `decay` must be in (0, 1] (and < 1 when learnable), got {0}")]
     DecayOutOfRange(f64),
+    /// A setting given by name (e.g. [`CubeConvAlgorithm`](crate::conv::CubeConvAlgorithm))
+    /// names nothing known.
+    #[error("unknown {field} `{value}`; expected one of: {expected}")]
+    UnknownName {
+        /// What was being named.
+        field: &'static str,
+        /// The name given.
+        value: String,
+        /// The accepted names, comma-separated.
+        expected: String,
+    },
 }
 
 /// A tensor passed to a neuron that it cannot process.

@@ -30,7 +30,10 @@ pub mod scale;
 pub mod stats;
 
 pub use config::{FireTest, FiringRule, LifConfig, Reset, Surrogate};
-pub use conv::{event_conv2d, event_conv2d_affine_pool, EventConvBackend};
+pub use conv::{
+    cube_conv_algorithm, event_conv2d, event_conv2d_affine_pool, set_cube_conv_algorithm,
+    CubeConvAlgorithm, EventConvBackend,
+};
 pub use error::{ConfigError, ShapeError};
 pub use fused::{LifBackend, MultiStep};
 pub use neuron::{Lif, LifState};

@@ -2,27 +2,44 @@
 //! convolutions, matmuls and reductions, the extension traits' tensor-op defaults, the fused
 //! neuron's CubeCL kernel) must reproduce the official PyTorch run as the CPU path does.
 //!
-//! Runs with `--features vulkan` on burn's `Wgpu` with SPIR-V kernels; without a GPU, Mesa's
-//! software Vulkan driver (lavapipe, Debian's `mesa-vulkan-drivers`) runs them on the CPU:
-//! `cargo test -p snn-models --features vulkan --test cube_backend`.
+//! It runs on whichever CubeCL backend the features select:
+//! - `--features vulkan`: burn's `Wgpu` with SPIR-V kernels; without a GPU, Mesa's software
+//!   Vulkan driver (lavapipe, Debian's `mesa-vulkan-drivers`) runs them on the CPU:
+//!   `cargo test -p snn-models --features vulkan --test cube_backend` (CI does).
+//! - `--features cuda`: burn's `Cuda` on an NVIDIA GPU (`scripts/gpu-check.sh` runs it).
 //!
 //! In f32, at the tolerance of the CPU's f32 run (`official_fixtures.rs`): measured worst 5e-6;
 //! a surrogate derivative 1% too large in the CubeCL kernel gives 5e-2. Not in f64: Vulkan's
 //! extended instruction set has no f64 `exp`, and lavapipe's f64 subgroup reductions return
 //! zeros, so an f64 run measures the driver, not this code.
 
-#![cfg(feature = "vulkan")]
+#![cfg(any(feature = "cuda", feature = "vulkan"))]
 
 mod common;
 
-use burn::backend::{Autodiff, Wgpu};
+use burn::backend::Autodiff;
 use burn::tensor::DType;
+use snn_core::{set_cube_conv_algorithm, CubeConvAlgorithm};
 
-type B = Autodiff<Wgpu>;
+/// The CubeCL backend under test: CUDA when it is built, otherwise wgpu on Vulkan.
+#[cfg(feature = "cuda")]
+type B = Autodiff<burn::backend::Cuda>;
+#[cfg(not(feature = "cuda"))]
+type B = Autodiff<burn::backend::Wgpu>;
 
+/// One test, because the convolution algorithm is a process-wide setting. The explicit
+/// algorithms come first: on CUDA, burn's default autotunes, which takes long the first time.
 #[test]
 fn every_fixture_matches_the_official_code_on_a_cubecl_backend() {
+    set_cube_conv_algorithm(CubeConvAlgorithm::Direct);
     for name in common::FIXTURES {
         common::check::<B>(name, DType::F32, 1e-4);
+    }
+    // The other algorithms on the net with every attention block. Lavapipe has no matrix
+    // units, so there the implicit GEMM takes its fallback to the direct kernel.
+    for algorithm in [CubeConvAlgorithm::ImplicitGemm, CubeConvAlgorithm::Default] {
+        set_cube_conv_algorithm(algorithm);
+        println!("convolutions: {algorithm}");
+        common::check::<B>("event_TCSA_T12.safetensors", DType::F32, 1e-4);
     }
 }

@@ -10,7 +10,10 @@
 //! dense): a forward convolution of the backend with swapped, flipped weights.
 //!
 //! It is a burn backend extension, [`EventConvBackend`], like [`crate::LifBackend`]:
-//! - the default methods are the backend's dense `conv2d` and its backward (CUDA keeps them);
+//! - the default methods are the backend's dense `conv2d` and its backward;
+//! - burn's CubeCL backends (`Cuda`, `Wgpu`) run burn-cubecl's dense kernels with an algorithm
+//!   chosen at run time ([`CubeConvAlgorithm`]: burn's autotuned choice, direct, or implicit
+//!   GEMM);
 //! - `Flex` (the CPU backend) runs the event-driven kernels of [`cpu`] for f32 and f64 inputs
 //!   with stride 1, no dilation and one group; the forward pass falls back to the dense
 //!   convolution when the input is too dense for the event kernel to win
@@ -21,12 +24,17 @@
 //! The result equals the dense convolution up to the order of floating-point additions
 //! (`tests/event_conv.rs` compares them in f64).
 
+pub mod algorithm;
 pub mod autodiff;
 pub mod cpu;
+#[cfg(feature = "cubecl")]
+mod cube;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{Tensor, TensorPrimitive};
+
+pub use algorithm::{cube_conv_algorithm, set_cube_conv_algorithm, CubeConvAlgorithm};
 
 /// A backend that can run a convolution whose cost follows the input's non-zeros.
 pub trait EventConvBackend: Backend {
@@ -139,6 +147,8 @@ impl EventConvBackend for burn_flex::Flex {
     }
 }
 
+/// burn's CubeCL backends run burn-cubecl's dense kernels with the algorithm of
+/// [`cube_conv_algorithm`] (burn's own choice by default).
 #[cfg(feature = "cubecl")]
 impl<R, F, I, BT> EventConvBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where
@@ -147,6 +157,51 @@ where
     I: burn_cubecl::IntElement,
     BT: burn_cubecl::BoolElement,
 {
+    fn event_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        match cube::chosen_strategy() {
+            Some(strategy) => cube::conv2d(x, weight, bias, options, strategy),
+            None => <Self as burn::tensor::ops::ModuleOps<Self>>::conv2d(x, weight, bias, options),
+        }
+    }
+
+    fn event_conv2d_weight_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        match cube::chosen_strategy() {
+            Some(strategy) => cube::weight_backward(x, weight, output_grad, options, strategy),
+            None => <Self as burn::tensor::ops::ModuleOps<Self>>::conv2d_weight_backward(
+                x,
+                weight,
+                output_grad,
+                options,
+            ),
+        }
+    }
+
+    fn event_conv2d_x_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        match cube::chosen_strategy() {
+            Some(strategy) => cube::x_backward(x, weight, output_grad, options, strategy),
+            None => <Self as burn::tensor::ops::ModuleOps<Self>>::conv2d_x_backward(
+                x,
+                weight,
+                output_grad,
+                options,
+            ),
+        }
+    }
 }
 
 /// `avg_pool(event_conv2d(x) * scale + shift)` from separate operations: the default of

@@ -15,11 +15,16 @@ pub const FIXTURES: [&str; 4] = [
     "resnet_CSA_T2.safetensors",
 ];
 
-/// The path of fixture `name`.
+/// The path of fixture `name`: in this crate's sources, or, for a test binary carried to
+/// another machine (`scripts/gpu-check.sh`), under the working directory.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/official")
-        .join(name)
+    let in_sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/official");
+    let dir = if in_sources.is_dir() {
+        in_sources
+    } else {
+        PathBuf::from("crates/snn-models/tests/fixtures/official")
+    };
+    dir.join(name)
 }
 
 /// Runs fixture `name` on backend `B` in `dtype` and asserts that every group was compared and

@@ -1,0 +1,99 @@
+//! Which convolution algorithm the event-conv ops use on burn's CubeCL backends (`Cuda`,
+//! `Wgpu`), chosen at run time.
+//!
+//! Why: burn-cubecl picks its convolution kernels by autotuning when it is built with the
+//! `autotune` feature. That benchmarks every candidate on every new shape, and the first
+//! training step of the full-size Gesture net spent 190 s compiling and timing matmul
+//! variants on an H100 (`docs/gpu-results.md`). Choosing the algorithm skips the search; the
+//! GPU check compares the choices in one run (`scripts/gpu-check.sh`).
+//!
+//! The CPU backend (`Flex`) ignores the setting: it runs the event-driven kernels.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::error::ConfigError;
+
+/// A convolution algorithm of burn-cubecl, for the forward pass and both gradients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CubeConvAlgorithm {
+    /// burn's own choice: autotuned among all algorithms when burn is built with `autotune`,
+    /// the direct kernel otherwise.
+    #[default]
+    Default,
+    /// The direct kernel: one thread per output value, no workspace, no tuning.
+    Direct,
+    /// Implicit GEMM on the matrix units (CMMA: tensor cores on NVIDIA). Where the device or
+    /// the shape does not allow it, burn-cubecl reports an error and the op runs
+    /// [`Direct`](Self::Direct) instead.
+    ImplicitGemm,
+}
+
+impl CubeConvAlgorithm {
+    /// Every algorithm, in the order of [`CubeConvAlgorithm::NAMES`].
+    pub const ALL: [CubeConvAlgorithm; 3] = [Self::Default, Self::Direct, Self::ImplicitGemm];
+    /// The names [`FromStr`] accepts (and [`fmt::Display`] writes).
+    pub const NAMES: [&'static str; 3] = ["default", "direct", "implicit-gemm"];
+
+    fn index(self) -> u8 {
+        match self {
+            Self::Default => 0,
+            Self::Direct => 1,
+            Self::ImplicitGemm => 2,
+        }
+    }
+}
+
+impl fmt::Display for CubeConvAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::NAMES[self.index() as usize])
+    }
+}
+
+impl FromStr for CubeConvAlgorithm {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        Self::NAMES
+            .iter()
+            .position(|name| name.eq_ignore_ascii_case(s.trim()))
+            .map(|i| Self::ALL[i])
+            .ok_or_else(|| ConfigError::UnknownName {
+                field: "CubeCL convolution algorithm",
+                value: s.to_owned(),
+                expected: Self::NAMES.join(", "),
+            })
+    }
+}
+
+/// The process-wide choice (an index into [`CubeConvAlgorithm::ALL`]).
+static ALGORITHM: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the algorithm the event-conv ops use on CubeCL backends from now on, process-wide.
+pub fn set_cube_conv_algorithm(algorithm: CubeConvAlgorithm) {
+    ALGORITHM.store(algorithm.index(), Ordering::Relaxed);
+}
+
+/// The algorithm the event-conv ops use on CubeCL backends ([`CubeConvAlgorithm::Default`]
+/// unless [`set_cube_conv_algorithm`] chose another).
+pub fn cube_conv_algorithm() -> CubeConvAlgorithm {
+    CubeConvAlgorithm::ALL[ALGORITHM.load(Ordering::Relaxed) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_bad_names_list_the_choices() {
+        for algorithm in CubeConvAlgorithm::ALL {
+            assert_eq!(algorithm.to_string().parse(), Ok(algorithm));
+        }
+        assert_eq!(" Direct ".parse(), Ok(CubeConvAlgorithm::Direct));
+        let err = "winograd".parse::<CubeConvAlgorithm>().unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("winograd"), "{message}");
+        assert!(message.contains("direct, implicit-gemm"), "{message}");
+    }
+}

@@ -1,0 +1,98 @@
+//! The event-conv ops on burn's CubeCL backends: burn-cubecl's dense convolution kernels with
+//! the algorithm of [`cube_conv_algorithm`] (there is no event-driven GPU kernel yet).
+
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::TensorMetadata;
+use burn_cubecl::kernel::conv::{
+    conv_data_backward, conv_forward, conv_weight_backward, ConvStrategy,
+};
+use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::CubeRuntime;
+
+use super::algorithm::{cube_conv_algorithm, CubeConvAlgorithm};
+
+/// burn-cubecl's strategy for the chosen algorithm; `None` for burn's own default (the ops
+/// then call the backend's `conv2d` and its backward, autotuned when burn has `autotune`).
+pub(crate) fn chosen_strategy() -> Option<ConvStrategy> {
+    match cube_conv_algorithm() {
+        CubeConvAlgorithm::Default => None,
+        CubeConvAlgorithm::Direct => Some(ConvStrategy::Direct),
+        CubeConvAlgorithm::ImplicitGemm => Some(ConvStrategy::ImplicitGemm),
+    }
+}
+
+/// Runs `op` with `strategy`. An implicit GEMM that the device or the shape cannot run falls
+/// back to the direct kernel; a direct kernel that fails means shapes that do not fit, a bug
+/// of the caller, and panics as burn's own ops do.
+fn run<R: CubeRuntime, E: std::fmt::Debug>(
+    name: &str,
+    strategy: ConvStrategy,
+    op: impl Fn(ConvStrategy) -> Result<CubeTensor<R>, E>,
+) -> CubeTensor<R> {
+    let result = match strategy {
+        ConvStrategy::ImplicitGemm => {
+            op(ConvStrategy::ImplicitGemm).or_else(|_| op(ConvStrategy::Direct))
+        }
+        other => op(other),
+    };
+    result.unwrap_or_else(|e| panic!("{name}: burn-cubecl's convolution failed: {e:?}"))
+}
+
+/// The forward convolution.
+pub(crate) fn conv2d<R: CubeRuntime>(
+    x: CubeTensor<R>,
+    weight: CubeTensor<R>,
+    bias: Option<CubeTensor<R>>,
+    options: ConvOptions<2>,
+    strategy: ConvStrategy,
+) -> CubeTensor<R> {
+    run("event_conv2d", strategy, |strategy| {
+        conv_forward::<R, 2>(
+            x.clone(),
+            weight.clone(),
+            bias.clone(),
+            options.clone(),
+            strategy,
+        )
+    })
+}
+
+/// The gradient with respect to the weight.
+pub(crate) fn weight_backward<R: CubeRuntime>(
+    x: CubeTensor<R>,
+    weight: CubeTensor<R>,
+    output_grad: CubeTensor<R>,
+    options: ConvOptions<2>,
+    strategy: ConvStrategy,
+) -> CubeTensor<R> {
+    let weight_shape = weight.shape();
+    run("event_conv2d_weight_backward", strategy, |strategy| {
+        conv_weight_backward::<R, 2>(
+            x.clone(),
+            output_grad.clone(),
+            weight_shape.clone(),
+            options.clone(),
+            strategy,
+        )
+    })
+}
+
+/// The gradient with respect to the input.
+pub(crate) fn x_backward<R: CubeRuntime>(
+    x: CubeTensor<R>,
+    weight: CubeTensor<R>,
+    output_grad: CubeTensor<R>,
+    options: ConvOptions<2>,
+    strategy: ConvStrategy,
+) -> CubeTensor<R> {
+    let in_shape = x.shape();
+    run("event_conv2d_x_backward", strategy, |strategy| {
+        conv_data_backward::<R, 2>(
+            output_grad.clone(),
+            weight.clone(),
+            in_shape.clone(),
+            options.clone(),
+            strategy,
+        )
+    })
+}
