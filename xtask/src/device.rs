@@ -1,6 +1,7 @@
-//! `--device cpu|cuda`: runs a job on burn's CPU backend (`Flex`) or, when xtask is built with
-//! `--features cuda`, on burn's CUDA backend, through one generic code path. On CUDA,
-//! `SNN_CUBE_CONV` chooses the convolution algorithm ([`CubeConvAlgorithm`]).
+//! `--device cpu|cuda|vulkan`: runs a job on burn's CPU backend (`Flex`) or, when xtask is built
+//! with `--features cuda` / `vulkan`, on burn's CUDA or wgpu-on-Vulkan backend, through one
+//! generic code path. On those two, `SNN_CUBE_CONV` chooses the convolution algorithm
+//! ([`CubeConvAlgorithm`]).
 
 use anyhow::{Context, Result};
 use burn::tensor::backend::AutodiffBackend;
@@ -15,6 +16,9 @@ pub enum DeviceKind {
     /// burn's CUDA backend (xtask built with `--features cuda`); SNN_CUBE_CONV=default|direct|implicit-gemm
     /// chooses its convolution algorithm.
     Cuda,
+    /// burn's wgpu backend on Vulkan (xtask built with `--features vulkan`): any Vulkan GPU, or
+    /// Mesa's lavapipe on the CPU; SNN_CUBE_CONV applies as on CUDA.
+    Vulkan,
 }
 
 /// A job generic over the training backend.
@@ -54,7 +58,24 @@ pub fn dispatch<J: Job>(kind: DeviceKind, job: J) -> Result<J::Output> {
             set_cube_conv_algorithm(conv_algorithm_from_env()?);
             cuda(job)
         }
+        DeviceKind::Vulkan => {
+            set_cube_conv_algorithm(conv_algorithm_from_env()?);
+            vulkan(job)
+        }
     }
+}
+
+#[cfg(feature = "vulkan")]
+fn vulkan<J: Job>(job: J) -> Result<J::Output> {
+    job.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(Default::default())
+}
+
+#[cfg(not(feature = "vulkan"))]
+fn vulkan<J: Job>(_job: J) -> Result<J::Output> {
+    anyhow::bail!(
+        "this xtask was built without Vulkan; run it as \
+         `cargo run --release -p xtask --features vulkan -- ...`"
+    )
 }
 
 #[cfg(feature = "cuda")]
