@@ -95,7 +95,8 @@ for name in ("train_b16_gemm", "train_b16_direct", "train_b128", "train_b16_auto
     if "error" in t:
         print(f"| {name} | not finished (see {name}.err) |")
         continue
-    print(f"| Gesture TCSA T60 batch {t['batch']}, convolutions {t['conv_algorithm']}: train | "
+    print(f"| Gesture TCSA T60 batch {t['batch']}, convolutions {t['conv_algorithm']} "
+          f"({t.get('conv_fallbacks', '?')} fell back to direct): train | "
           f"{t['train_samples_per_s']:.1f} samples/s (fwd {t['forward_ms']:.0f} / "
           f"bwd {t['backward_ms']:.0f} / Adam {t['optimizer_ms']:.0f} ms; "
           f"warm-up step {t['warmup_ms'] / 1e3:.1f} s) |")

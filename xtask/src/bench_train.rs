@@ -90,6 +90,8 @@ struct TrainBenchReport {
     /// The convolution algorithm on CUDA (`SNN_CUBE_CONV`); `default` on the CPU, which runs
     /// its own event-driven kernels.
     conv_algorithm: String,
+    /// Convolutions that asked for the implicit GEMM and ran the direct kernel instead.
+    conv_fallbacks: u64,
     /// Overall firing rate in the benchmark input's forward pass.
     firing_rate: f64,
     reps: usize,
@@ -193,6 +195,7 @@ impl Job for BenchJob {
             infer_ms,
             warmup_ms,
             conv_algorithm: snn_core::cube_conv_algorithm().to_string(),
+            conv_fallbacks: snn_core::cube_conv_fallbacks(),
             firing_rate: firing,
             reps: args.reps,
         })
@@ -229,8 +232,8 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
             report.infer_samples_per_s, report.infer_ms
         );
         println!(
-            "warm-up step: {:.0} ms; convolutions: {}",
-            report.warmup_ms, report.conv_algorithm
+            "warm-up step: {:.0} ms; convolutions: {} ({} fell back to the direct kernel)",
+            report.warmup_ms, report.conv_algorithm, report.conv_fallbacks
         );
     }
     Ok(())

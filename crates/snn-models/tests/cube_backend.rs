@@ -19,7 +19,7 @@ mod common;
 
 use burn::backend::Autodiff;
 use burn::tensor::DType;
-use snn_core::{set_cube_conv_algorithm, CubeConvAlgorithm};
+use snn_core::{cube_conv_fallbacks, set_cube_conv_algorithm, CubeConvAlgorithm};
 
 /// The CubeCL backend under test: CUDA when it is built, otherwise wgpu on Vulkan.
 #[cfg(feature = "cuda")]
@@ -35,11 +35,20 @@ fn every_fixture_matches_the_official_code_on_a_cubecl_backend() {
     for name in common::FIXTURES {
         common::check::<B>(name, DType::F32, 1e-4);
     }
-    // The other algorithms on the net with every attention block. Lavapipe has no matrix
-    // units, so there the implicit GEMM takes its fallback to the direct kernel.
+    // The other algorithms on the net with every attention block.
     for algorithm in [CubeConvAlgorithm::ImplicitGemm, CubeConvAlgorithm::Default] {
         set_cube_conv_algorithm(algorithm);
-        println!("convolutions: {algorithm}");
+        let fallbacks = cube_conv_fallbacks();
         common::check::<B>("event_TCSA_T12.safetensors", DType::F32, 1e-4);
+        let fell_back = cube_conv_fallbacks() - fallbacks;
+        println!("convolutions: {algorithm}, {fell_back} fell back to the direct kernel");
+        if algorithm != CubeConvAlgorithm::ImplicitGemm {
+            assert_eq!(fell_back, 0, "only the implicit GEMM falls back");
+        } else if cfg!(not(feature = "cuda")) {
+            // Lavapipe has no matrix units: every convolution of the training step and the
+            // evaluation pass must have asked for the implicit GEMM and fallen back, which
+            // shows the setting reaches the ops.
+            assert!(fell_back >= 9, "{fell_back} fallbacks");
+        }
     }
 }

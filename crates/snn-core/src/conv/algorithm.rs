@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use crate::error::ConfigError;
 
@@ -79,6 +79,22 @@ pub fn set_cube_conv_algorithm(algorithm: CubeConvAlgorithm) {
 /// unless [`set_cube_conv_algorithm`] chose another).
 pub fn cube_conv_algorithm() -> CubeConvAlgorithm {
     CubeConvAlgorithm::ALL[ALGORITHM.load(Ordering::Relaxed) as usize]
+}
+
+/// How many convolutions (forward or gradient) asked for the implicit GEMM ran the direct
+/// kernel instead, in this process: a benchmark of `implicit-gemm` that reports fallbacks
+/// measured the direct kernel for those.
+static FALLBACKS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of implicit-GEMM convolutions that fell back to the direct kernel so far.
+pub fn cube_conv_fallbacks() -> u64 {
+    FALLBACKS.load(Ordering::Relaxed)
+}
+
+/// Counts one fallback (CubeCL backends only).
+#[cfg_attr(not(feature = "cubecl"), allow(dead_code))]
+pub(crate) fn record_fallback() {
+    FALLBACKS.fetch_add(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]

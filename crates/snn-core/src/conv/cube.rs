@@ -9,7 +9,7 @@ use burn_cubecl::kernel::conv::{
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeRuntime;
 
-use super::algorithm::{cube_conv_algorithm, CubeConvAlgorithm};
+use super::algorithm::{cube_conv_algorithm, record_fallback, CubeConvAlgorithm};
 
 /// burn-cubecl's strategy for the chosen algorithm; `None` for burn's own default (the ops
 /// then call the backend's `conv2d` and its backward, autotuned when burn has `autotune`).
@@ -22,17 +22,19 @@ pub(crate) fn chosen_strategy() -> Option<ConvStrategy> {
 }
 
 /// Runs `op` with `strategy`. An implicit GEMM that the device or the shape cannot run falls
-/// back to the direct kernel; a direct kernel that fails means shapes that do not fit, a bug
-/// of the caller, and panics as burn's own ops do.
+/// back to the direct kernel (counted: [`super::algorithm::cube_conv_fallbacks`]); a direct
+/// kernel that fails means shapes that do not fit, a bug of the caller, and panics as burn's
+/// own ops do.
 fn run<R: CubeRuntime, E: std::fmt::Debug>(
     name: &str,
     strategy: ConvStrategy,
     op: impl Fn(ConvStrategy) -> Result<CubeTensor<R>, E>,
 ) -> CubeTensor<R> {
     let result = match strategy {
-        ConvStrategy::ImplicitGemm => {
-            op(ConvStrategy::ImplicitGemm).or_else(|_| op(ConvStrategy::Direct))
-        }
+        ConvStrategy::ImplicitGemm => op(ConvStrategy::ImplicitGemm).or_else(|_| {
+            record_fallback();
+            op(ConvStrategy::Direct)
+        }),
         other => op(other),
     };
     result.unwrap_or_else(|e| panic!("{name}: burn-cubecl's convolution failed: {e:?}"))

@@ -34,7 +34,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{Tensor, TensorPrimitive};
 
-pub use algorithm::{cube_conv_algorithm, set_cube_conv_algorithm, CubeConvAlgorithm};
+pub use algorithm::{
+    cube_conv_algorithm, cube_conv_fallbacks, set_cube_conv_algorithm, CubeConvAlgorithm,
+};
 
 /// A backend that can run a convolution whose cost follows the input's non-zeros.
 pub trait EventConvBackend: Backend {
