@@ -38,43 +38,36 @@ pub const CONV_ALGORITHM_VAR: &str = "SNN_CUBE_CONV";
 
 /// The convolution algorithm `SNN_CUBE_CONV` names (burn's default when it is unset).
 pub fn conv_algorithm_from_env() -> Result<CubeConvAlgorithm> {
-    match std::env::var(CONV_ALGORITHM_VAR) {
-        Ok(name) => name
-            .parse()
-            .with_context(|| format!("environment variable {CONV_ALGORITHM_VAR}")),
-        Err(std::env::VarError::NotPresent) => Ok(CubeConvAlgorithm::Default),
-        Err(e) => Err(e).with_context(|| format!("environment variable {CONV_ALGORITHM_VAR}")),
-    }
+    let parsed = match std::env::var(CONV_ALGORITHM_VAR) {
+        Err(std::env::VarError::NotPresent) => return Ok(CubeConvAlgorithm::Default),
+        value => value
+            .map_err(anyhow::Error::from)
+            .and_then(|name| Ok(name.parse()?)),
+    };
+    parsed.with_context(|| format!("environment variable {CONV_ALGORITHM_VAR}"))
 }
 
-/// Runs `job` on the chosen device. On CUDA, the convolutions use the algorithm that
-/// `SNN_CUBE_CONV` names.
+/// Runs `job` on the chosen device. On the CubeCL devices (CUDA, Vulkan), the convolutions
+/// use the algorithm that `SNN_CUBE_CONV` names.
 pub fn dispatch<J: Job>(kind: DeviceKind, job: J) -> Result<J::Output> {
+    if kind != DeviceKind::Cpu {
+        set_cube_conv_algorithm(conv_algorithm_from_env()?);
+    }
     match kind {
         DeviceKind::Cpu => {
             job.run::<burn::backend::Autodiff<burn::backend::Flex>>(Default::default())
         }
-        DeviceKind::Cuda => {
-            set_cube_conv_algorithm(conv_algorithm_from_env()?);
-            cuda(job)
-        }
-        DeviceKind::Vulkan => {
-            set_cube_conv_algorithm(conv_algorithm_from_env()?);
-            vulkan(job)
-        }
+        DeviceKind::Cuda => cuda(job),
+        DeviceKind::Vulkan => vulkan(job),
     }
 }
 
-#[cfg(feature = "vulkan")]
-fn vulkan<J: Job>(job: J) -> Result<J::Output> {
-    job.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(Default::default())
-}
-
-#[cfg(not(feature = "vulkan"))]
-fn vulkan<J: Job>(_job: J) -> Result<J::Output> {
+/// The error for a device whose cargo feature this xtask was built without.
+#[cfg(not(all(feature = "cuda", feature = "vulkan")))]
+fn built_without<T>(feature: &str) -> Result<T> {
     anyhow::bail!(
-        "this xtask was built without Vulkan; run it as \
-         `cargo run --release -p xtask --features vulkan -- ...`"
+        "this xtask was built without the `{feature}` feature; run it as \
+         `cargo run --release -p xtask --features {feature} -- ...`"
     )
 }
 
@@ -85,8 +78,15 @@ fn cuda<J: Job>(job: J) -> Result<J::Output> {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda<J: Job>(_job: J) -> Result<J::Output> {
-    anyhow::bail!(
-        "this xtask was built without CUDA; run it as \
-         `cargo run --release -p xtask --features cuda -- ...`"
-    )
+    built_without("cuda")
+}
+
+#[cfg(feature = "vulkan")]
+fn vulkan<J: Job>(job: J) -> Result<J::Output> {
+    job.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(Default::default())
+}
+
+#[cfg(not(feature = "vulkan"))]
+fn vulkan<J: Job>(_job: J) -> Result<J::Output> {
+    built_without("vulkan")
 }

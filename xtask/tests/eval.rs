@@ -1,6 +1,6 @@
 //! `cargo xtask eval` end to end on a synthetic dataset and a checkpoint written to disk.
 
-use std::process::Command;
+mod common;
 
 use burn::backend::Flex;
 use ma_attention::AttentionKind;
@@ -43,20 +43,15 @@ fn eval_reports_accuracy_confusion_rates_and_energy() {
     .unwrap();
 
     let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .arg("eval")
-            .arg("--checkpoint")
-            .arg(&checkpoint)
-            .args(extra)
-            .output()
-            .unwrap()
+        let args = [
+            &["eval", "--checkpoint", checkpoint.to_str().unwrap()],
+            extra,
+        ]
+        .concat();
+        common::xtask(&args, &[])
     };
     let out = run(&["--json", "--batch", "5"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["samples"], 22); // 2 test trials x 11 gestures
     let confusion: Vec<Vec<u64>> = serde_json::from_value(report["confusion"].clone()).unwrap();

@@ -1,8 +1,9 @@
 //! `cargo xtask export` end to end: a checkpoint and a synthetic dataset on disk, the command
 //! run as users run it, and the written model checked in tract against the written sample.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use burn::backend::Flex;
 use ma_attention::AttentionKind;
@@ -23,15 +24,9 @@ fn floats(tensors: &SafeTensors, name: &str) -> (Vec<usize>, Vec<f32>) {
 }
 
 fn export(checkpoint: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("export")
-        .arg("--checkpoint")
-        .arg(checkpoint)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap()
+    let (checkpoint, out) = (checkpoint.to_str().unwrap(), out.to_str().unwrap());
+    let args = [&["export", "--checkpoint", checkpoint, "--out", out], extra].concat();
+    common::xtask(&args, &[])
 }
 
 #[test]
@@ -68,11 +63,7 @@ fn export_writes_a_model_and_a_sample_that_agree_in_tract() {
 
     let out = dir.join("model.onnx");
     let run = export(&checkpoint, &out, &["--batch", "3"]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    common::ok(&run);
 
     let sample_bytes = std::fs::read(dir.join("model.onnx.sample.safetensors")).unwrap();
     let sample = SafeTensors::deserialize(&sample_bytes).unwrap();
@@ -124,11 +115,7 @@ fn export_writes_a_model_and_a_sample_that_agree_in_tract() {
     )
     .unwrap();
     let run = export(&vanilla_dir, &nir_out, &["--format", "nir"]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    common::ok(&run);
     let file = hdf5_pure::File::open(&nir_out).unwrap();
     let kind = file.dataset("node/type").unwrap().read_string().unwrap();
     assert_eq!(kind, ["NIRGraph"]);

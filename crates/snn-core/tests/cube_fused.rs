@@ -20,6 +20,8 @@
 
 #![cfg(any(feature = "cuda", feature = "vulkan"))]
 
+mod common;
+
 use burn::backend::Autodiff;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
@@ -39,20 +41,11 @@ const GRAD_RTOL: f64 = 1e-4;
 /// Largest absolute membrane difference.
 const MEMBRANE_ATOL: f64 = 1e-5;
 
-/// SplitMix64: a tiny deterministic generator, so the tests need no RNG crate.
-struct Rng(u64);
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// The shared SplitMix64 generator, drawing f32 values.
+struct Rng32(common::Rng);
+impl Rng32 {
     fn uniform(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32> {
-        (0..n)
-            .map(|_| (lo + (hi - lo) * self.next_f64()) as f32)
-            .collect()
+        to_f32(&self.0.uniform(n, lo, hi))
     }
 }
 
@@ -221,7 +214,13 @@ fn check_forward(label: &str, rule: &FiringRule, x: &[f32], dims: &[usize]) -> (
 
 /// Kernel vs generic backward from the same membrane, for both / spikes-only / membrane-only
 /// upstream gradients, with and without the decay gradient.
-fn check_backward(label: &str, rule: &FiringRule, membrane: &[f32], dims: &[usize], rng: &mut Rng) {
+fn check_backward(
+    label: &str,
+    rule: &FiringRule,
+    membrane: &[f32],
+    dims: &[usize],
+    rng: &mut Rng32,
+) {
     let n = membrane.len();
     let gs = rng.uniform(n, -1.0, 1.0);
     let gm = rng.uniform(n, -1.0, 1.0);
@@ -264,7 +263,7 @@ fn check_backward(label: &str, rule: &FiringRule, membrane: &[f32], dims: &[usiz
 fn kernel_matches_generic_for_every_rule() {
     let dims = [7, 3, 5, 4];
     let numel: usize = dims.iter().product();
-    let mut rng = Rng(17);
+    let mut rng = Rng32(common::Rng(17));
     let (mut spikes, mut total) = (0.0, 0.0);
     for (k, rule) in all_rules().iter().enumerate() {
         let label = format!("rule {k} {rule:?}");
@@ -295,7 +294,7 @@ fn kernel_matches_generic_on_a_large_layer() {
             ..LifConfig::ma_snn_event().rule
         },
     ];
-    let mut rng = Rng(23);
+    let mut rng = Rng32(common::Rng(23));
     for dims in [vec![60, 16, 64, 8, 8], vec![13, 1000, 3]] {
         let numel: usize = dims.iter().product();
         for (k, rule) in presets.iter().enumerate() {
@@ -310,7 +309,7 @@ fn kernel_matches_generic_on_a_large_layer() {
 
 #[test]
 fn single_step_and_single_neuron_sequences() {
-    let mut rng = Rng(29);
+    let mut rng = Rng32(common::Rng(29));
     for dims in [vec![1, 37], vec![9, 1], vec![1, 1]] {
         let numel: usize = dims.iter().product();
         for (k, rule) in all_rules().iter().enumerate().step_by(5) {
@@ -327,7 +326,7 @@ fn non_contiguous_inputs_and_offset_decay() {
     // `[T, B, N]` views of `[B, T, N]` data (swapped strides) and a decay that is a one-element
     // slice of a larger tensor (non-zero offset).
     let (steps, batch, width) = (11, 3, 70);
-    let mut rng = Rng(31);
+    let mut rng = Rng32(common::Rng(31));
     let dims = [steps, batch, width];
     let numel = steps * batch * width;
     let swapped = |values: &[f32]| -> Tensor<C, 3> {
@@ -456,7 +455,7 @@ fn run_autodiff(
 fn autodiff_fused_matches_reference() {
     let dims = [12, 4, 96];
     let numel: usize = dims.iter().product();
-    let mut rng = Rng(37);
+    let mut rng = Rng32(common::Rng(37));
     for (k, config) in [
         LifConfig::ma_snn_event(),
         LifConfig::ma_snn_event().with_learnable_decay(true),

@@ -17,6 +17,7 @@ use crate::error::ConfigError;
 
 /// A convolution algorithm of burn-cubecl, for the forward pass and both gradients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
 pub enum CubeConvAlgorithm {
     /// burn's own choice: autotuned among all algorithms when burn is built with `autotune`,
     /// the direct kernel otherwise.
@@ -31,23 +32,16 @@ pub enum CubeConvAlgorithm {
 }
 
 impl CubeConvAlgorithm {
-    /// Every algorithm, in the order of [`CubeConvAlgorithm::NAMES`].
+    /// Every algorithm, in declaration order (a variant's index is its discriminant), which is
+    /// also the order of [`CubeConvAlgorithm::NAMES`].
     pub const ALL: [CubeConvAlgorithm; 3] = [Self::Default, Self::Direct, Self::ImplicitGemm];
     /// The names [`FromStr`] accepts (and [`fmt::Display`] writes).
     pub const NAMES: [&'static str; 3] = ["default", "direct", "implicit-gemm"];
-
-    fn index(self) -> u8 {
-        match self {
-            Self::Default => 0,
-            Self::Direct => 1,
-            Self::ImplicitGemm => 2,
-        }
-    }
 }
 
 impl fmt::Display for CubeConvAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::NAMES[self.index() as usize])
+        f.write_str(Self::NAMES[*self as usize])
     }
 }
 
@@ -72,7 +66,7 @@ static ALGORITHM: AtomicU8 = AtomicU8::new(0);
 
 /// Sets the algorithm the event-conv ops use on CubeCL backends from now on, process-wide.
 pub fn set_cube_conv_algorithm(algorithm: CubeConvAlgorithm) {
-    ALGORITHM.store(algorithm.index(), Ordering::Relaxed);
+    ALGORITHM.store(algorithm as u8, Ordering::Relaxed);
 }
 
 /// The algorithm the event-conv ops use on CubeCL backends ([`CubeConvAlgorithm::Default`]
@@ -103,9 +97,13 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_bad_names_list_the_choices() {
-        for algorithm in CubeConvAlgorithm::ALL {
+        for (i, algorithm) in CubeConvAlgorithm::ALL.into_iter().enumerate() {
+            assert_eq!(algorithm as usize, i, "ALL is in discriminant order");
             assert_eq!(algorithm.to_string().parse(), Ok(algorithm));
+            set_cube_conv_algorithm(algorithm);
+            assert_eq!(cube_conv_algorithm(), algorithm);
         }
+        set_cube_conv_algorithm(CubeConvAlgorithm::Default);
         assert_eq!(" Direct ".parse(), Ok(CubeConvAlgorithm::Direct));
         let err = "winograd".parse::<CubeConvAlgorithm>().unwrap_err();
         let message = err.to_string();

@@ -11,26 +11,25 @@ use burn_cubecl::CubeRuntime;
 
 use super::algorithm::{cube_conv_algorithm, record_fallback, CubeConvAlgorithm};
 
-/// burn-cubecl's strategy for the chosen algorithm; `None` for burn's own default (the ops
-/// then call the backend's `conv2d` and its backward, autotuned when burn has `autotune`).
-pub(crate) fn chosen_strategy() -> Option<ConvStrategy> {
+/// burn-cubecl's strategy for the chosen algorithm. `Default` is burn-cubecl's own default,
+/// the strategy burn's `conv2d` and its backward use (autotune when burn has `autotune`).
+fn chosen_strategy() -> ConvStrategy {
     match cube_conv_algorithm() {
-        CubeConvAlgorithm::Default => None,
-        CubeConvAlgorithm::Direct => Some(ConvStrategy::Direct),
-        CubeConvAlgorithm::ImplicitGemm => Some(ConvStrategy::ImplicitGemm),
+        CubeConvAlgorithm::Default => ConvStrategy::default(),
+        CubeConvAlgorithm::Direct => ConvStrategy::Direct,
+        CubeConvAlgorithm::ImplicitGemm => ConvStrategy::ImplicitGemm,
     }
 }
 
-/// Runs `op` with `strategy`. An implicit GEMM that the device or the shape cannot run falls
-/// back to the direct kernel (counted: [`super::algorithm::cube_conv_fallbacks`]); a direct
-/// kernel that fails means shapes that do not fit, a bug of the caller, and panics as burn's
+/// Runs `op` with the chosen strategy. An implicit GEMM that the device or the shape cannot
+/// run falls back to the direct kernel (counted: [`super::algorithm::cube_conv_fallbacks`]);
+/// any other failure means shapes that do not fit, a bug of the caller, and panics as burn's
 /// own ops do.
 fn run<R: CubeRuntime, E: std::fmt::Debug>(
     name: &str,
-    strategy: ConvStrategy,
     op: impl Fn(ConvStrategy) -> Result<CubeTensor<R>, E>,
 ) -> CubeTensor<R> {
-    let result = match strategy {
+    let result = match chosen_strategy() {
         ConvStrategy::ImplicitGemm => op(ConvStrategy::ImplicitGemm).or_else(|_| {
             record_fallback();
             op(ConvStrategy::Direct)
@@ -46,9 +45,8 @@ pub(crate) fn conv2d<R: CubeRuntime>(
     weight: CubeTensor<R>,
     bias: Option<CubeTensor<R>>,
     options: ConvOptions<2>,
-    strategy: ConvStrategy,
 ) -> CubeTensor<R> {
-    run("event_conv2d", strategy, |strategy| {
+    run("event_conv2d", |strategy| {
         conv_forward::<R, 2>(
             x.clone(),
             weight.clone(),
@@ -65,10 +63,9 @@ pub(crate) fn weight_backward<R: CubeRuntime>(
     weight: CubeTensor<R>,
     output_grad: CubeTensor<R>,
     options: ConvOptions<2>,
-    strategy: ConvStrategy,
 ) -> CubeTensor<R> {
     let weight_shape = weight.shape();
-    run("event_conv2d_weight_backward", strategy, |strategy| {
+    run("event_conv2d_weight_backward", |strategy| {
         conv_weight_backward::<R, 2>(
             x.clone(),
             output_grad.clone(),
@@ -85,10 +82,9 @@ pub(crate) fn x_backward<R: CubeRuntime>(
     weight: CubeTensor<R>,
     output_grad: CubeTensor<R>,
     options: ConvOptions<2>,
-    strategy: ConvStrategy,
 ) -> CubeTensor<R> {
     let in_shape = x.shape();
-    run("event_conv2d_x_backward", strategy, |strategy| {
+    run("event_conv2d_x_backward", |strategy| {
         conv_data_backward::<R, 2>(
             output_grad.clone(),
             weight.clone(),

@@ -165,10 +165,7 @@ where
         bias: Option<FloatTensor<Self>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        match cube::chosen_strategy() {
-            Some(strategy) => cube::conv2d(x, weight, bias, options, strategy),
-            None => <Self as burn::tensor::ops::ModuleOps<Self>>::conv2d(x, weight, bias, options),
-        }
+        cube::conv2d(x, weight, bias, options)
     }
 
     fn event_conv2d_weight_backward(
@@ -177,15 +174,7 @@ where
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        match cube::chosen_strategy() {
-            Some(strategy) => cube::weight_backward(x, weight, output_grad, options, strategy),
-            None => <Self as burn::tensor::ops::ModuleOps<Self>>::conv2d_weight_backward(
-                x,
-                weight,
-                output_grad,
-                options,
-            ),
-        }
+        cube::weight_backward(x, weight, output_grad, options)
     }
 
     fn event_conv2d_x_backward(
@@ -194,15 +183,7 @@ where
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        match cube::chosen_strategy() {
-            Some(strategy) => cube::x_backward(x, weight, output_grad, options, strategy),
-            None => <Self as burn::tensor::ops::ModuleOps<Self>>::conv2d_x_backward(
-                x,
-                weight,
-                output_grad,
-                options,
-            ),
-        }
+        cube::x_backward(x, weight, output_grad, options)
     }
 }
 
