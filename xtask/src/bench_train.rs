@@ -16,7 +16,7 @@ use burn::tensor::{Distribution, Tensor};
 use clap::{Args, ValueEnum};
 use ma_attention::AttentionKind;
 use serde::Serialize;
-use snn_core::{FiringMonitor, SnnBackend};
+use snn_core::{ConvPrecision, ConvPrecisionScope, FiringMonitor, SnnBackend};
 use snn_models::{EventNetConfig, Mode};
 use snn_train::loss::mse_rate;
 use snn_train::net::{Net, NetConfig};
@@ -56,6 +56,10 @@ pub struct TrainBenchArgs {
     /// CPU or CUDA.
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
+    /// Convolution precision: `full`, or `bf16` for mixed precision (bf16 multiplications in
+    /// the convolutions, everything else f32).
+    #[arg(long, default_value_t = ConvPrecision::Full)]
+    precision: ConvPrecision,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -87,11 +91,13 @@ struct TrainBenchReport {
     /// Milliseconds of the first (untimed) training step: on a GPU, kernel compilation and
     /// burn's autotuning happen here.
     warmup_ms: f64,
-    /// The convolution algorithm on CUDA (`SNN_CUBE_CONV`); `default` on the CPU, which runs
+    /// The convolution algorithm on CUDA (`SNN_CUBE_CONV`); ignored on the CPU, which runs
     /// its own event-driven kernels.
     conv_algorithm: String,
     /// Convolutions that asked for the implicit GEMM and ran the direct kernel instead.
     conv_fallbacks: u64,
+    /// The convolutions' precision (`full` or `bf16`).
+    precision: ConvPrecision,
     /// Overall firing rate in the benchmark input's forward pass.
     firing_rate: f64,
     reps: usize,
@@ -112,6 +118,7 @@ impl Job for BenchJob {
             args.steps > 0 && args.batch > 0 && args.reps > 0,
             "sizes must be positive"
         );
+        let _precision = ConvPrecisionScope::new(args.precision);
         let mut config = EventNetConfig::gesture(args.steps, args.attention);
         if let BenchModel::Gait = args.model {
             config.classes = 21;
@@ -196,6 +203,7 @@ impl Job for BenchJob {
             warmup_ms,
             conv_algorithm: snn_core::cube_conv_algorithm().to_string(),
             conv_fallbacks: snn_core::cube_conv_fallbacks(),
+            precision: args.precision,
             firing_rate: firing,
             reps: args.reps,
         })
@@ -232,8 +240,9 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
             report.infer_samples_per_s, report.infer_ms
         );
         println!(
-            "warm-up step: {:.0} ms; convolutions: {} ({} fell back to the direct kernel)",
-            report.warmup_ms, report.conv_algorithm, report.conv_fallbacks
+            "warm-up step: {:.0} ms; convolutions: {} in {} precision ({} fell back to the \
+             direct kernel)",
+            report.warmup_ms, report.conv_algorithm, report.precision, report.conv_fallbacks
         );
     }
     Ok(())

@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use ma_attention::AttentionKind;
 use serde::Serialize;
+use snn_core::ConvPrecision;
 use snn_data::frame::WindowFraming;
 use snn_data::gesture::GestureDataset;
 use snn_data::synthetic::SyntheticGestures;
@@ -47,6 +48,10 @@ pub struct DemoArgs {
     /// CPU or CUDA (xtask built with `--features cuda`).
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
+    /// Convolution precision: `full`, or `bf16` for mixed precision (bf16 multiplications in
+    /// the convolutions, everything else f32).
+    #[arg(long, default_value_t = ConvPrecision::Full)]
+    precision: ConvPrecision,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -93,6 +98,7 @@ fn demo_run(attention: AttentionKind, data: &Path, store: &Path, args: &DemoArgs
             loss: LossConfig::MseRate,
             max_grad_norm: None,
             seed: args.seed,
+            precision: args.precision,
         },
         data: DataConfig {
             dataset: Dataset::Gesture,

@@ -13,7 +13,7 @@ use snn_core::{set_cube_conv_algorithm, CubeConvAlgorithm, SnnBackend};
 pub enum DeviceKind {
     /// burn-flex on the CPU (all cores).
     Cpu,
-    /// burn's CUDA backend (xtask built with `--features cuda`); SNN_CUBE_CONV=default|direct|implicit-gemm
+    /// burn's CUDA backend (xtask built with `--features cuda`); SNN_CUBE_CONV=implicit-gemm|direct|burn
     /// chooses its convolution algorithm.
     Cuda,
     /// burn's wgpu backend on Vulkan (xtask built with `--features vulkan`): any Vulkan GPU, or
@@ -33,13 +33,13 @@ pub trait Job {
 }
 
 /// The environment variable that chooses the convolution algorithm on CUDA
-/// ([`CubeConvAlgorithm`]: `default`, `direct` or `implicit-gemm`).
+/// ([`CubeConvAlgorithm`]: `implicit-gemm`, `direct` or `burn`).
 pub const CONV_ALGORITHM_VAR: &str = "SNN_CUBE_CONV";
 
-/// The convolution algorithm `SNN_CUBE_CONV` names (burn's default when it is unset).
+/// The convolution algorithm `SNN_CUBE_CONV` names (the implicit GEMM when it is unset).
 pub fn conv_algorithm_from_env() -> Result<CubeConvAlgorithm> {
     let parsed = match std::env::var(CONV_ALGORITHM_VAR) {
-        Err(std::env::VarError::NotPresent) => return Ok(CubeConvAlgorithm::Default),
+        Err(std::env::VarError::NotPresent) => return Ok(CubeConvAlgorithm::default()),
         value => value
             .map_err(anyhow::Error::from)
             .and_then(|name| Ok(name.parse()?)),

@@ -23,7 +23,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ma_attention::AttentionKind;
 use serde::{Deserialize, Serialize};
-use snn_core::SnnBackend;
+use snn_core::{ConvPrecision, SnnBackend};
 use snn_data::frame::WindowFraming;
 use snn_data::gesture::{sample_events, GestureDataset, Split};
 use snn_data::store::EventStore;
@@ -134,6 +134,10 @@ pub struct TrainArgs {
     /// CPU or CUDA.
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
+    /// Convolution precision, overriding the run file's `train.precision`: `full`, or `bf16`
+    /// for mixed precision (bf16 multiplications in the convolutions, everything else f32).
+    #[arg(long)]
+    precision: Option<ConvPrecision>,
     /// Print the paper's run file for a dataset and exit.
     #[arg(long, value_enum)]
     print_example: Option<Dataset>,
@@ -437,8 +441,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let path = args.config.context("--config is required")?;
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let run: RunFile =
+    let mut run: RunFile =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if let Some(precision) = args.precision {
+        run.train.precision = precision;
+    }
     let summary = dispatch(
         args.device,
         RunJob {

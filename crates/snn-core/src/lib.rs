@@ -31,8 +31,9 @@ pub mod stats;
 
 pub use config::{FireTest, FiringRule, LifConfig, Reset, Surrogate};
 pub use conv::{
-    cube_conv_algorithm, cube_conv_fallbacks, event_conv2d, event_conv2d_affine_pool,
-    set_cube_conv_algorithm, CubeConvAlgorithm, EventConvBackend,
+    conv_precision, cube_conv_algorithm, cube_conv_fallbacks, event_conv2d,
+    event_conv2d_affine_pool, set_conv_precision, set_cube_conv_algorithm, ConvPrecision,
+    ConvPrecisionScope, CubeConvAlgorithm, EventConvBackend,
 };
 pub use error::{ConfigError, ShapeError};
 pub use fused::{LifBackend, MultiStep};

@@ -23,7 +23,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use snn_core::{FiringMonitor, SnnBackend};
+use snn_core::{ConvPrecision, ConvPrecisionScope, FiringMonitor, SnnBackend};
 use snn_models::Mode;
 use thiserror::Error;
 
@@ -131,6 +131,10 @@ pub struct TrainConfig {
     pub max_grad_norm: Option<f64>,
     /// Seed of weight initialisation and of the backend generator (dropout).
     pub seed: u64,
+    /// Precision of the convolutions: `full`, or `bf16` for mixed precision (bf16
+    /// multiplications in the convolutions, everything else in f32; [`snn_core::conv::precision`]).
+    #[serde(default)]
+    pub precision: ConvPrecision,
 }
 
 impl TrainConfig {
@@ -148,6 +152,7 @@ impl TrainConfig {
             loss: LossConfig::MseRate,
             max_grad_norm: None,
             seed: 0,
+            precision: ConvPrecision::Full,
         }
     }
 
@@ -513,6 +518,8 @@ where
     B: AutodiffBackend + SnnBackend,
     B::InnerBackend: SnnBackend,
 {
+    // The forward passes of this call run on this thread, in the run's precision.
+    let _precision = ConvPrecisionScope::new(config.precision);
     let out = options.out;
     std::fs::create_dir_all(out).map_err(|source| CheckpointError::Io {
         path: out.to_owned(),

@@ -11,6 +11,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use ma_attention::AttentionKind;
+use snn_core::ConvPrecision;
 use snn_models::{EventNetConfig, PlifNetConfig, StateDict};
 use snn_train::net::NetConfig;
 use snn_train::optim::{Optim, OptimError, OptimizerConfig};
@@ -119,6 +120,7 @@ fn train_config(epochs: usize) -> TrainConfig {
         loss: LossConfig::MseRate,
         max_grad_norm: Some(1.0),
         seed: 7,
+        precision: ConvPrecision::Full,
     }
 }
 
@@ -301,14 +303,17 @@ fn resume_refuses_a_different_run() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-#[test]
-fn a_small_network_learns_the_bars() {
-    let _lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+/// Trains the vanilla event net on the bars for 6 epochs with `precision`.
+fn learn_bars(precision: ConvPrecision) -> snn_train::trainer::RunSummary {
     let device = Default::default();
-    let out = std::env::temp_dir().join(format!("snn-train-learns-{}", std::process::id()));
+    let out = std::env::temp_dir().join(format!(
+        "snn-train-learns-{precision}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&out);
     let mut config = train_config(6);
     config.schedule = ScheduleConfig::Constant;
+    config.precision = precision;
     let summary = fit::<B>(
         &event_config(AttentionKind::None),
         &config,
@@ -319,11 +324,30 @@ fn a_small_network_learns_the_bars() {
         &mut Quiet,
     )
     .unwrap();
-    let last = summary.history.last().unwrap();
-    assert!(summary.best_acc >= 0.9, "{:?}", summary.history);
-    assert!(last.train_loss < summary.history[0].train_loss);
     assert!(out.join("best/config.json").exists() && out.join("last/trainer.json").exists());
     let _ = std::fs::remove_dir_all(&out);
+    summary
+}
+
+/// The net learns in full precision and in mixed precision (bf16 convolutions), and mixed
+/// precision did change the computation: the same seed gives other losses. `fit` restores the
+/// thread's precision.
+#[test]
+fn a_small_network_learns_the_bars_in_full_and_mixed_precision() {
+    let _lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let full = learn_bars(ConvPrecision::Full);
+    let mixed = learn_bars(ConvPrecision::Bf16);
+    assert_eq!(snn_core::conv_precision(), ConvPrecision::Full);
+    for summary in [&full, &mixed] {
+        let last = summary.history.last().unwrap();
+        assert!(summary.best_acc >= 0.9, "{:?}", summary.history);
+        assert!(last.train_loss < summary.history[0].train_loss);
+    }
+    let losses = |s: &snn_train::trainer::RunSummary| -> Vec<f64> {
+        s.history.iter().map(|e| e.train_loss).collect()
+    };
+    println!("full {:?}\nbf16 {:?}", losses(&full), losses(&mixed));
+    assert_ne!(losses(&full), losses(&mixed), "bf16 changed nothing");
 }
 
 /// One parameter vector, for checking update rules by hand. (burn's derive needs the backend

@@ -1,11 +1,13 @@
 //! Which convolution algorithm the event-conv ops use on burn's CubeCL backends (`Cuda`,
 //! `Wgpu`), chosen at run time.
 //!
-//! Why: burn-cubecl picks its convolution kernels by autotuning when it is built with the
-//! `autotune` feature. That benchmarks every candidate on every new shape, and the first
-//! training step of the full-size Gesture net spent 190 s compiling and timing matmul
-//! variants on an H100 (`docs/gpu-results.md`). Choosing the algorithm skips the search; the
-//! GPU check compares the choices in one run (`scripts/gpu-check.sh`).
+//! Why: burn-cubecl's own default depends on its `autotune` feature. With it, every candidate
+//! kernel is benchmarked on every new shape, and the first training step of the full-size
+//! Gesture net spent 190 s compiling and timing matmul variants on an H100; without it, the
+//! default is the direct kernel, 2.6 times slower than the implicit GEMM on an H200
+//! (`docs/gpu-results.md`). The `cuda` feature builds burn without `autotune`, and the
+//! implicit GEMM is the default here. The GPU check compares the choices in one run
+//! (`scripts/gpu-check.sh`).
 //!
 //! The CPU backend (`Flex`) ignores the setting: it runs the event-driven kernels.
 
@@ -19,24 +21,24 @@ use crate::error::ConfigError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
 pub enum CubeConvAlgorithm {
-    /// burn's own choice: autotuned among all algorithms when burn is built with `autotune`,
-    /// the direct kernel otherwise.
-    #[default]
-    Default,
+    /// burn-cubecl's own default strategy: autotuned among all algorithms when some crate of
+    /// the build enables burn's `autotune` feature, the direct kernel otherwise.
+    Burn,
     /// The direct kernel: one thread per output value, no workspace, no tuning.
     Direct,
-    /// Implicit GEMM on the matrix units (CMMA: tensor cores on NVIDIA). Where the device or
-    /// the shape does not allow it, burn-cubecl reports an error and the op runs
+    /// Implicit GEMM on the matrix units (CMMA: tensor cores on NVIDIA); the default. Where the
+    /// device or the shape does not allow it, burn-cubecl reports an error and the op runs
     /// [`Direct`](Self::Direct) instead.
+    #[default]
     ImplicitGemm,
 }
 
 impl CubeConvAlgorithm {
     /// Every algorithm, in declaration order (a variant's index is its discriminant), which is
     /// also the order of [`CubeConvAlgorithm::NAMES`].
-    pub const ALL: [CubeConvAlgorithm; 3] = [Self::Default, Self::Direct, Self::ImplicitGemm];
+    pub const ALL: [CubeConvAlgorithm; 3] = [Self::Burn, Self::Direct, Self::ImplicitGemm];
     /// The names [`FromStr`] accepts (and [`fmt::Display`] writes).
-    pub const NAMES: [&'static str; 3] = ["default", "direct", "implicit-gemm"];
+    pub const NAMES: [&'static str; 3] = ["burn", "direct", "implicit-gemm"];
 }
 
 impl fmt::Display for CubeConvAlgorithm {
@@ -62,14 +64,14 @@ impl FromStr for CubeConvAlgorithm {
 }
 
 /// The process-wide choice (an index into [`CubeConvAlgorithm::ALL`]).
-static ALGORITHM: AtomicU8 = AtomicU8::new(0);
+static ALGORITHM: AtomicU8 = AtomicU8::new(CubeConvAlgorithm::ImplicitGemm as u8);
 
 /// Sets the algorithm the event-conv ops use on CubeCL backends from now on, process-wide.
 pub fn set_cube_conv_algorithm(algorithm: CubeConvAlgorithm) {
     ALGORITHM.store(algorithm as u8, Ordering::Relaxed);
 }
 
-/// The algorithm the event-conv ops use on CubeCL backends ([`CubeConvAlgorithm::Default`]
+/// The algorithm the event-conv ops use on CubeCL backends ([`CubeConvAlgorithm::ImplicitGemm`]
 /// unless [`set_cube_conv_algorithm`] chose another).
 pub fn cube_conv_algorithm() -> CubeConvAlgorithm {
     CubeConvAlgorithm::ALL[ALGORITHM.load(Ordering::Relaxed) as usize]
@@ -103,7 +105,8 @@ mod tests {
             set_cube_conv_algorithm(algorithm);
             assert_eq!(cube_conv_algorithm(), algorithm);
         }
-        set_cube_conv_algorithm(CubeConvAlgorithm::Default);
+        set_cube_conv_algorithm(CubeConvAlgorithm::default());
+        assert_eq!(cube_conv_algorithm(), CubeConvAlgorithm::ImplicitGemm);
         assert_eq!(" Direct ".parse(), Ok(CubeConvAlgorithm::Direct));
         let err = "winograd".parse::<CubeConvAlgorithm>().unwrap_err();
         let message = err.to_string();

@@ -29,14 +29,16 @@ pub mod autodiff;
 pub mod cpu;
 #[cfg(feature = "cubecl")]
 mod cube;
+pub mod precision;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorPrimitive};
 
 pub use algorithm::{
     cube_conv_algorithm, cube_conv_fallbacks, set_cube_conv_algorithm, CubeConvAlgorithm,
 };
+pub use precision::{conv_precision, set_conv_precision, ConvPrecision, ConvPrecisionScope};
 
 /// A backend that can run a convolution whose cost follows the input's non-zeros.
 pub trait EventConvBackend: Backend {
@@ -174,7 +176,7 @@ where
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        cube::weight_backward(x, weight, output_grad, options)
+        cube::weight_backward::<R, F, I, BT>(x, weight, output_grad, options)
     }
 
     fn event_conv2d_x_backward(
@@ -228,6 +230,18 @@ pub fn event_conv2d_affine_pool<B: EventConvBackend>(
     options: ConvOptions<2>,
     pool: usize,
 ) -> Tensor<B, 4> {
+    if conv_precision() == ConvPrecision::Bf16 {
+        // The fused kernels work in one dtype; in mixed precision only the convolution is
+        // rounded, and the affine map and the pooling run on its output in full precision.
+        let y = event_conv2d(x, weight, bias, options);
+        let c = y.dims()[1];
+        let y = y * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1]);
+        return if pool > 1 {
+            burn::tensor::module::avg_pool2d(y, [pool; 2], [pool; 2], [0, 0], true, false)
+        } else {
+            y
+        };
+    }
     Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d_affine_pool(
         x.into_primitive().tensor(),
         weight.into_primitive().tensor(),
@@ -242,6 +256,10 @@ pub fn event_conv2d_affine_pool<B: EventConvBackend>(
 /// Convolves `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, KH, KW]`) and `bias`, at a
 /// cost that follows the number of non-zero elements of `x` on backends with an event kernel.
 ///
+/// In [`ConvPrecision::Bf16`] (this thread's [`conv_precision`]), `x` and `weight` are rounded
+/// to bfloat16 for the convolution, its output is cast back to `x`'s dtype and the bias is added
+/// after that ([`precision`]).
+///
 /// Differentiable with respect to all three inputs.
 pub fn event_conv2d<B: EventConvBackend>(
     x: Tensor<B, 4>,
@@ -249,10 +267,27 @@ pub fn event_conv2d<B: EventConvBackend>(
     bias: Option<Tensor<B, 1>>,
     options: ConvOptions<2>,
 ) -> Tensor<B, 4> {
-    Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d(
-        x.into_primitive().tensor(),
-        weight.into_primitive().tensor(),
-        bias.map(|b| b.into_primitive().tensor()),
-        options,
-    )))
+    let conv = |x: Tensor<B, 4>, weight: Tensor<B, 4>, bias: Option<Tensor<B, 1>>| {
+        Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d(
+            x.into_primitive().tensor(),
+            weight.into_primitive().tensor(),
+            bias.map(|b| b.into_primitive().tensor()),
+            options,
+        )))
+    };
+    match conv_precision() {
+        ConvPrecision::Full => conv(x, weight, bias),
+        ConvPrecision::Bf16 => {
+            let dtype = x.dtype();
+            let y: Tensor<B, 4> =
+                conv(x.cast(DType::BF16), weight.cast(DType::BF16), None).cast(dtype);
+            match bias {
+                Some(bias) => {
+                    let c = y.dims()[1];
+                    y + bias.reshape([1, c, 1, 1])
+                }
+                None => y,
+            }
+        }
+    }
 }

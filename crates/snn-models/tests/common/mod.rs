@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::DType;
 use snn_core::SnnBackend;
-use snn_models::official::verify_fixture_in;
+use snn_models::official::{verify_fixture_in, Verification};
 
 /// The official fixtures (copied from `../shared/fixtures/official`; see their README).
 pub const FIXTURES: [&str; 4] = [
@@ -28,8 +28,12 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// Runs fixture `name` on backend `B` in `dtype` and asserts that every group was compared and
-/// is within `tolerance` (relative error, norm-wise).
-pub fn check<B: AutodiffBackend + SnnBackend>(name: &str, dtype: DType, tolerance: f64) {
+/// is within `tolerance` (relative error, norm-wise); returns the comparison.
+pub fn check<B: AutodiffBackend + SnnBackend>(
+    name: &str,
+    dtype: DType,
+    tolerance: f64,
+) -> Verification {
     let report = verify_fixture_in::<B>(&fixture(name), &Default::default(), dtype).unwrap();
     for g in &report.groups {
         println!(
@@ -56,4 +60,5 @@ pub fn check<B: AutodiffBackend + SnnBackend>(name: &str, dtype: DType, toleranc
         "{name} in {dtype:?}: {:#?}",
         report.groups
     );
+    report
 }
