@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# One-call GPU check (under 8 minutes): the CubeCL kernel tests and the official fixtures on
+# One-call GPU check (under 9 minutes): the CubeCL kernel tests and the official fixtures on
 # CUDA, the fused-vs-reference LIF benchmark, training and inference throughput of the
 # full-size Gesture TCSA network at batch 16 with the implicit-GEMM convolutions in f32 and in
-# mixed precision (bf16 convolutions), the faster at batch 128, and a short CUDA training run
-# of the demo with it; a table last.
+# mixed precision (bf16 convolutions), the faster at batch 128 with and without the split-K
+# weight gradient, and a short CUDA training run of the demo; a table last.
 #
 #   scripts/gpu-check.sh            # builds with --features cuda first (needs cargo there)
 #   scripts/gpu-check.sh BIN_DIR    # uses prebuilt BIN_DIR/{xtask,cube_fused,cube_backend}
@@ -73,6 +73,9 @@ python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) e
   "$(samples train_b16_gemm_bf16)" "$(samples train_b16_gemm)" || BEST=full
 echo "faster at batch 16: implicit-gemm in $BEST precision" | tee -a "$RESULTS/steps.txt"
 train train_b128 implicit-gemm "$BEST" 128 3 60
+# The weight gradients as batched GEMMs over frame chunks (snn_core::conv::split_k): not yet
+# measured on a GPU.
+train train_b128_split_k implicit-gemm-split-k "$BEST" 128 3 60
 DEMO=$(mktemp -d)
 step demo_cuda 90 "$XTASK" demo --device cuda --epochs 3 --precision "$BEST" --out "$DEMO" --json
 
@@ -94,7 +97,7 @@ print("|---|---|")
 print(f"| LIF fused fwd+bwd [60,16,64,32,32] | {lif.get('fused_ms', nan):.2f} ms |")
 print(f"| LIF reference fwd+bwd | {lif.get('reference_ms', nan):.2f} ms |")
 print(f"| LIF speedup (target >= 10x) | {lif.get('speedup', nan):.1f}x |")
-for name in ("train_b16_gemm", "train_b16_gemm_bf16", "train_b128"):
+for name in ("train_b16_gemm", "train_b16_gemm_bf16", "train_b128", "train_b128_split_k"):
     t = load(name)
     if "error" in t:
         print(f"| {name} | not finished (see {name}.err in logs.tgz) |")

@@ -13,8 +13,8 @@ use snn_core::{set_cube_conv_algorithm, CubeConvAlgorithm, SnnBackend};
 pub enum DeviceKind {
     /// burn-flex on the CPU (all cores).
     Cpu,
-    /// burn's CUDA backend (xtask built with `--features cuda`); SNN_CUBE_CONV=implicit-gemm|direct|burn
-    /// chooses its convolution algorithm.
+    /// burn's CUDA backend (xtask built with `--features cuda`); SNN_CUBE_CONV chooses its
+    /// convolution algorithm (implicit-gemm, implicit-gemm-split-k, direct, burn).
     Cuda,
     /// burn's wgpu backend on Vulkan (xtask built with `--features vulkan`): any Vulkan GPU, or
     /// Mesa's lavapipe on the CPU; SNN_CUBE_CONV applies as on CUDA.
@@ -33,7 +33,7 @@ pub trait Job {
 }
 
 /// The environment variable that chooses the convolution algorithm on CUDA
-/// ([`CubeConvAlgorithm`]: `implicit-gemm`, `direct` or `burn`).
+/// ([`CubeConvAlgorithm`]: `implicit-gemm`, `implicit-gemm-split-k`, `direct` or `burn`).
 pub const CONV_ALGORITHM_VAR: &str = "SNN_CUBE_CONV";
 
 /// The convolution algorithm `SNN_CUBE_CONV` names (the implicit GEMM when it is unset).

@@ -31,14 +31,25 @@ pub enum CubeConvAlgorithm {
     /// [`Direct`](Self::Direct) instead.
     #[default]
     ImplicitGemm,
+    /// [`ImplicitGemm`](Self::ImplicitGemm), except for the weight gradient, which is computed
+    /// as batched matrix products over chunks of frames, then summed
+    /// ([`super::split_k`]): its reduction over every position of every frame is long and its
+    /// output small, which a single GEMM runs on a fraction of a GPU.
+    ImplicitGemmSplitK,
 }
 
 impl CubeConvAlgorithm {
     /// Every algorithm, in declaration order (a variant's index is its discriminant), which is
     /// also the order of [`CubeConvAlgorithm::NAMES`].
-    pub const ALL: [CubeConvAlgorithm; 3] = [Self::Burn, Self::Direct, Self::ImplicitGemm];
+    pub const ALL: [CubeConvAlgorithm; 4] = [
+        Self::Burn,
+        Self::Direct,
+        Self::ImplicitGemm,
+        Self::ImplicitGemmSplitK,
+    ];
     /// The names [`FromStr`] accepts (and [`fmt::Display`] writes).
-    pub const NAMES: [&'static str; 3] = ["burn", "direct", "implicit-gemm"];
+    pub const NAMES: [&'static str; 4] =
+        ["burn", "direct", "implicit-gemm", "implicit-gemm-split-k"];
 }
 
 impl fmt::Display for CubeConvAlgorithm {
@@ -111,6 +122,9 @@ mod tests {
         let err = "winograd".parse::<CubeConvAlgorithm>().unwrap_err();
         let message = err.to_string();
         assert!(message.contains("winograd"), "{message}");
-        assert!(message.contains("direct, implicit-gemm"), "{message}");
+        assert!(
+            message.contains("direct, implicit-gemm, implicit-gemm-split-k"),
+            "{message}"
+        );
     }
 }

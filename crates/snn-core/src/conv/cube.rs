@@ -3,7 +3,7 @@
 
 use burn::tensor::ops::conv::calculate_padding_out;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, FloatTensorOps};
-use burn::tensor::{Slice, TensorMetadata};
+use burn::tensor::{Slice, Tensor, TensorMetadata, TensorPrimitive};
 use burn_cubecl::kernel::conv::{
     conv_data_backward, conv_forward, conv_transpose2d, conv_weight_backward, ConvStrategy,
     ConvTranspose2dStrategy,
@@ -12,6 +12,7 @@ use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
 use super::algorithm::{cube_conv_algorithm, record_fallback, CubeConvAlgorithm};
+use super::split_k::{chunks_for, weight_grad_split_k};
 
 /// burn-cubecl's strategy for the chosen algorithm. `Burn` is burn-cubecl's own default, the
 /// strategy burn's `conv2d` and its backward use (autotune when burn has `autotune`).
@@ -19,7 +20,9 @@ fn chosen_strategy() -> ConvStrategy {
     match cube_conv_algorithm() {
         CubeConvAlgorithm::Burn => ConvStrategy::default(),
         CubeConvAlgorithm::Direct => ConvStrategy::Direct,
-        CubeConvAlgorithm::ImplicitGemm => ConvStrategy::ImplicitGemm,
+        CubeConvAlgorithm::ImplicitGemm | CubeConvAlgorithm::ImplicitGemmSplitK => {
+            ConvStrategy::ImplicitGemm
+        }
     }
 }
 
@@ -80,6 +83,23 @@ where
 {
     type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
     let weight_shape = weight.shape();
+    if cube_conv_algorithm() == CubeConvAlgorithm::ImplicitGemmSplitK && options.groups == 1 {
+        let tensor = |t: CubeTensor<R>| {
+            Tensor::<Cube<R, F, I, BT>, 4>::from_primitive(TensorPrimitive::Float(t))
+        };
+        let [n, _, _, _] = x.shape().dims();
+        let [_, _, oh, ow] = output_grad.shape().dims();
+        let [_, _, kh, kw] = weight_shape.dims();
+        return weight_grad_split_k(
+            tensor(x),
+            tensor(output_grad),
+            [kh, kw],
+            &options,
+            chunks_for(n, oh * ow),
+        )
+        .into_primitive()
+        .tensor();
+    }
     let direct = || {
         let x = Cube::<R, F, I, BT>::float_swap_dims(x.clone(), 0, 1);
         let kernel = Cube::<R, F, I, BT>::float_swap_dims(output_grad.clone(), 0, 1);

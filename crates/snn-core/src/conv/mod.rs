@@ -30,6 +30,7 @@ pub mod cpu;
 #[cfg(feature = "cubecl")]
 mod cube;
 pub mod precision;
+pub mod split_k;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
