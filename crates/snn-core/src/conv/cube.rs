@@ -64,7 +64,8 @@ pub(crate) fn conv2d<R: CubeRuntime>(
 
 /// The gradient with respect to the weight.
 ///
-/// `direct` is burn-cubecl's weight-gradient scheme with the direct kernel: the gradient is a
+/// `implicit-gemm-split-k` computes it with batched GEMMs over chunks of frames
+/// ([`super::split_k`]). `direct` is burn-cubecl's weight-gradient scheme with the direct kernel: the gradient is a
 /// convolution of the input, batch and channel axes swapped, with the output gradient as its
 /// kernel. burn-cubecl's own `Direct` strategy runs that convolution with its default strategy,
 /// which is the autotuned one when burn has `autotune`; calling the direct kernel here keeps a
