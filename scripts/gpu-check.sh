@@ -54,7 +54,7 @@ train() { # name algorithm precision batch reps limit
     --attention TCSA --T 60 --precision "$3" --batch "$4" --reps "$5" --json
 }
 
-# Measured on an H200 (2026-11-28): cube_fused 65 s; each bench process spends 14-23 s in its
+# Measured on an H200 (2026-11-28): cube_fused 65 s; each bench process spends 14-24 s in its
 # first step compiling kernels (NVRTC); timed steps take 0.7 s (batch 16) to 2.4 s (batch 128).
 step cube_fused 80 "$BIN/cube_fused" --test-threads=1
 step cube_backend 120 "$BIN/cube_backend" --nocapture
@@ -63,7 +63,7 @@ step lif_cuda 20 "$XTASK" bench lif --device cuda --json
 # in mixed precision (1.6 times f32 there on an H200: 85.4 against 53.4 samples/s) with and
 # without the split-K weight gradient (snn_core::conv::split_k, not yet measured on a GPU).
 # The direct kernel was 2.6 times slower than the implicit GEMM (H200, batch 16: 8.4 against
-# 21.7 samples/s) and is left out to keep the check short.
+# 21.7 samples/s, sharing the GPU with a third run) and is left out to keep the check short.
 train train_b16_gemm implicit-gemm full 16 3 45
 train train_b16_gemm_bf16 implicit-gemm bf16 16 3 45
 train train_b128 implicit-gemm bf16 128 3 60

@@ -38,6 +38,26 @@ pub enum ConfigError {
     },
 }
 
+/// The entry of `values` whose name in `names` (same order) is `s`, trimmed and compared
+/// without ASCII case; otherwise [`ConfigError::UnknownName`] listing the names. `field` says
+/// what is being named. Shared by the settings chosen by name.
+pub(crate) fn parse_name<T: Copy, const N: usize>(
+    field: &'static str,
+    s: &str,
+    names: &[&str; N],
+    values: &[T; N],
+) -> Result<T, ConfigError> {
+    names
+        .iter()
+        .position(|name| name.eq_ignore_ascii_case(s.trim()))
+        .map(|i| values[i])
+        .ok_or_else(|| ConfigError::UnknownName {
+            field,
+            value: s.to_owned(),
+            expected: names.join(", "),
+        })
+}
+
 /// A tensor passed to a neuron that it cannot process.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ShapeError {

@@ -4,10 +4,10 @@
 //! Why: burn-cubecl's own default depends on its `autotune` feature. With it, every candidate
 //! kernel is benchmarked on every new shape, and the first training step of the full-size
 //! Gesture net spent 190 s compiling and timing matmul variants on an H100; without it, the
-//! default is the direct kernel, 2.6 times slower than the implicit GEMM on an H200
-//! (`docs/gpu-results.md`). The `cuda` feature builds burn without `autotune`, and the
-//! implicit GEMM is the default here. The GPU check compares the choices in one run
-//! (`scripts/gpu-check.sh`).
+//! default is the direct kernel, 2.6 times slower than the implicit GEMM on an H200 (two of
+//! three benchmarks sharing the GPU; `docs/gpu-results.md`). The `cuda` feature builds burn
+//! without `autotune`, and the implicit GEMM is the default here. The GPU check compares the
+//! choices in one run (`scripts/gpu-check.sh`).
 //!
 //! The CPU backend (`Flex`) ignores the setting: it runs the event-driven kernels.
 
@@ -15,7 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
-use crate::error::ConfigError;
+use crate::error::{parse_name, ConfigError};
 
 /// A convolution algorithm of burn-cubecl, for the forward pass and both gradients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -62,15 +62,7 @@ impl FromStr for CubeConvAlgorithm {
     type Err = ConfigError;
 
     fn from_str(s: &str) -> Result<Self, ConfigError> {
-        Self::NAMES
-            .iter()
-            .position(|name| name.eq_ignore_ascii_case(s.trim()))
-            .map(|i| Self::ALL[i])
-            .ok_or_else(|| ConfigError::UnknownName {
-                field: "CubeCL convolution algorithm",
-                value: s.to_owned(),
-                expected: Self::NAMES.join(", "),
-            })
+        parse_name("CubeCL convolution algorithm", s, &Self::NAMES, &Self::ALL)
     }
 }
 

@@ -65,11 +65,11 @@ pub(crate) fn conv2d<R: CubeRuntime>(
 /// The gradient with respect to the weight.
 ///
 /// `implicit-gemm-split-k` computes it with batched GEMMs over chunks of frames
-/// ([`super::split_k`]). `direct` is burn-cubecl's weight-gradient scheme with the direct kernel: the gradient is a
-/// convolution of the input, batch and channel axes swapped, with the output gradient as its
-/// kernel. burn-cubecl's own `Direct` strategy runs that convolution with its default strategy,
-/// which is the autotuned one when burn has `autotune`; calling the direct kernel here keeps a
-/// chosen `direct` free of autotuning.
+/// ([`super::split_k`]). `direct` is burn-cubecl's weight-gradient scheme with the direct
+/// kernel: the gradient is a convolution of the input, batch and channel axes swapped, with the
+/// output gradient as its kernel. burn-cubecl's own `Direct` strategy runs that convolution
+/// with its default strategy, which is the autotuned one when burn has `autotune`; calling the
+/// direct kernel here keeps a chosen `direct` free of autotuning.
 pub(crate) fn weight_backward<R, F, I, BT>(
     x: CubeTensor<R>,
     weight: CubeTensor<R>,

@@ -201,20 +201,30 @@ pub(crate) fn composed_affine_pool<B: EventConvBackend>(
     options: ConvOptions<2>,
     pool: usize,
 ) -> FloatTensor<B> {
-    let y: Tensor<B, 4> = Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d(
+    let tensor = |t: FloatTensor<B>| Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(t));
+    let y = Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d(
         x, weight, bias, options,
     )));
+    affine_avg_pool(y, tensor(scale), tensor(shift), pool)
+        .into_primitive()
+        .tensor()
+}
+
+/// `avg_pool(y * scale[c] + shift[c])` over non-overlapping `pool x pool` windows (trailing rows
+/// and columns dropped, as by `avg_pool2d`), from separate tensor operations.
+fn affine_avg_pool<B: Backend>(
+    y: Tensor<B, 4>,
+    scale: Tensor<B, 1>,
+    shift: Tensor<B, 1>,
+    pool: usize,
+) -> Tensor<B, 4> {
     let c = y.dims()[1];
-    let per_channel = |t: FloatTensor<B>| {
-        Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(t)).reshape([1, c, 1, 1])
-    };
-    let y = y * per_channel(scale) + per_channel(shift);
-    let y = if pool > 1 {
+    let y = y * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1]);
+    if pool > 1 {
         burn::tensor::module::avg_pool2d(y, [pool; 2], [pool; 2], [0, 0], true, false)
     } else {
         y
-    };
-    y.into_primitive().tensor()
+    }
 }
 
 /// The evaluation-mode conv block `avg_pool(conv(x) * scale + shift)` in one pass on backends
@@ -234,14 +244,7 @@ pub fn event_conv2d_affine_pool<B: EventConvBackend>(
     if conv_precision() == ConvPrecision::Bf16 {
         // The fused kernels work in one dtype; in mixed precision only the convolution is
         // rounded, and the affine map and the pooling run on its output in full precision.
-        let y = event_conv2d(x, weight, bias, options);
-        let c = y.dims()[1];
-        let y = y * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1]);
-        return if pool > 1 {
-            burn::tensor::module::avg_pool2d(y, [pool; 2], [pool; 2], [0, 0], true, false)
-        } else {
-            y
-        };
+        return affine_avg_pool(event_conv2d(x, weight, bias, options), scale, shift, pool);
     }
     Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d_affine_pool(
         x.into_primitive().tensor(),

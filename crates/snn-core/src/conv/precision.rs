@@ -24,7 +24,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ConfigError;
+use crate::error::{parse_name, ConfigError};
 
 /// The precision of the convolutions' multiplications.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -55,15 +55,7 @@ impl FromStr for ConvPrecision {
     type Err = ConfigError;
 
     fn from_str(s: &str) -> Result<Self, ConfigError> {
-        Self::NAMES
-            .iter()
-            .position(|name| name.eq_ignore_ascii_case(s.trim()))
-            .map(|i| Self::ALL[i])
-            .ok_or_else(|| ConfigError::UnknownName {
-                field: "convolution precision",
-                value: s.to_owned(),
-                expected: Self::NAMES.join(", "),
-            })
+        parse_name("convolution precision", s, &Self::NAMES, &Self::ALL)
     }
 }
 
