@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# One-call GPU check (under 9 minutes): the CubeCL kernel tests and the official fixtures on
-# CUDA, the fused-vs-reference LIF benchmark, training and inference throughput of the
-# full-size Gesture TCSA network at batch 16 with the implicit-GEMM convolutions in f32 and in
-# mixed precision (bf16 convolutions), batch 128 in mixed precision with and without the
-# split-K weight gradient, and a short CUDA training run of the demo in mixed precision; a
-# table last.
+# One-call GPU check (under 9.5 minutes): every CubeCL convolution kernel on each convolution
+# of a Gesture training step in mixed precision (bf16 convolutions), checked and timed, which
+# picks the fastest plan (`bench conv-kernels`); with that plan, training and inference
+# throughput of the full-size Gesture TCSA network at batch 128 and 16 and the official
+# fixtures on CUDA; the CubeCL neuron kernel tests, the fused-vs-reference LIF benchmark and a
+# one-epoch CUDA training run of the demo; a table last.
 #
 #   scripts/gpu-check.sh            # builds with --features cuda first (needs cargo there)
 #   scripts/gpu-check.sh BIN_DIR    # uses prebuilt BIN_DIR/{xtask,cube_fused,cube_backend}
@@ -55,21 +55,24 @@ train() { # name algorithm precision batch reps limit
 }
 
 # Measured on an H200 (2026-11-28): cube_fused 65 s; each bench process spends 14-24 s in its
-# first step compiling kernels (NVRTC); timed steps take 0.7 s (batch 16) to 2.4 s (batch 128).
-step cube_fused 80 "$BIN/cube_fused" --test-threads=1
-step cube_backend 120 "$BIN/cube_backend" --nocapture
+# first step compiling kernels (NVRTC); timed steps take 0.7 s (batch 16) to 1.5 s (batch 128,
+# bf16, implicit GEMM: 85.4 samples/s, 1.6 times f32; three quarters of the step in the
+# convolutions, most of it in their gradients).
+#
+# First the kernel sweep: it writes the fastest correct plan to plan.txt (the default plan if
+# it does not finish), which every later step uses.
+step conv_kernels 220 "$XTASK" bench conv-kernels --device cuda --precision bf16 --batch 128 \
+  --budget-s 150 --plan-out "$RESULTS/plan.txt" --json
+PLAN=$(cat "$RESULTS/plan.txt" 2>/dev/null || echo implicit-gemm)
+echo "plan: $PLAN" | tee -a "$RESULTS/steps.txt"
+train train_b128 "$PLAN" bf16 128 3 60
+train train_b16 "$PLAN" bf16 16 3 40
+SNN_CUBE_CONV=$PLAN step cube_backend 100 "$BIN/cube_backend" --nocapture
+step cube_fused 65 "$BIN/cube_fused" --test-threads=1
 step lif_cuda 20 "$XTASK" bench lif --device cuda --json
-# Batch 16 with the implicit GEMM in f32 and in mixed precision (bf16 convolutions); batch 128
-# in mixed precision (1.6 times f32 there on an H200: 85.4 against 53.4 samples/s) with and
-# without the split-K weight gradient (snn_core::conv::split_k, not yet measured on a GPU).
-# The direct kernel was 2.6 times slower than the implicit GEMM (H200, batch 16: 8.4 against
-# 21.7 samples/s, sharing the GPU with a third run) and is left out to keep the check short.
-train train_b16_gemm implicit-gemm full 16 3 45
-train train_b16_gemm_bf16 implicit-gemm bf16 16 3 45
-train train_b128 implicit-gemm bf16 128 3 60
-train train_b128_split_k implicit-gemm-split-k bf16 128 3 60
 DEMO=$(mktemp -d)
-step demo_cuda 90 "$XTASK" demo --device cuda --epochs 3 --precision bf16 --out "$DEMO" --json
+SNN_CUBE_CONV=$PLAN step demo_cuda 60 "$XTASK" demo --device cuda --epochs 1 --precision bf16 \
+  --out "$DEMO" --json
 
 python3 - "$RESULTS" <<'PY' | tee "$RESULTS/summary.md"
 import json, pathlib, sys
@@ -83,13 +86,29 @@ def load(name):
 print(f"GPU: {(root / 'gpu.txt').read_text().strip()}")
 print()
 print((root / "steps.txt").read_text())
+sweep = load("conv_kernels")
+if "error" in sweep:
+    print("conv-kernels: not finished (see conv_kernels.err in logs.tgz)")
+else:
+    print("| op | layer | kernel | status | check error | ms | TFLOP/s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in sweep["rows"]:
+        err = r.get("check_rel_err")
+        ms, tf = r.get("ms"), r.get("tflops")
+        print(f"| {r['op']} | {r['layer']} | {r['kernel']} | {r['status']} | "
+              f"{'-' if err is None else f'{err:.1e}'} | {'-' if ms is None else f'{ms:.2f}'} | "
+              f"{'-' if tf is None else f'{tf:.1f}'} |")
+    print()
+    print(f"fastest plan: {sweep['best_plan']} ({sweep['best_ms']:.1f} ms of convolutions per "
+          f"step; implicit-gemm {sweep.get('default_ms')})")
+    print()
 lif = load("lif_cuda")
 print("| check | result |")
 print("|---|---|")
 print(f"| LIF fused fwd+bwd [60,16,64,32,32] | {lif.get('fused_ms', nan):.2f} ms |")
 print(f"| LIF reference fwd+bwd | {lif.get('reference_ms', nan):.2f} ms |")
 print(f"| LIF speedup (target >= 10x) | {lif.get('speedup', nan):.1f}x |")
-for name in ("train_b16_gemm", "train_b16_gemm_bf16", "train_b128", "train_b128_split_k"):
+for name in ("train_b128", "train_b16"):
     t = load(name)
     if "error" in t:
         print(f"| {name} | not finished (see {name}.err in logs.tgz) |")
@@ -104,7 +123,7 @@ for name in ("train_b16_gemm", "train_b16_gemm_bf16", "train_b128", "train_b128_
 demo = load("demo_cuda")
 for m in ("vanilla", "tcsa"):
     r = demo.get(m, {})
-    print(f"| demo on CUDA, 3 epochs, {m} | acc {r.get('test_acc', nan):.3f}, "
+    print(f"| demo on CUDA, 1 epoch, {m} | acc {r.get('test_acc', nan):.3f}, "
           f"firing {r.get('firing_rate', nan):.3f} |")
 PY
 echo "total $(( $(date +%s) - start )) s"

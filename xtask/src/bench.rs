@@ -23,6 +23,10 @@ pub enum Bench {
     /// The event-driven convolution against burn's dense one (forward and weight gradient) at
     /// input densities from 1% to 100%, f32 on the CPU backend.
     Conv(crate::bench_conv::ConvBenchArgs),
+    /// Every CubeCL convolution kernel on each convolution of a Gesture training step
+    /// (forward, input and weight gradients), checked against the direct kernel and timed;
+    /// prints the fastest plan for `SNN_CUBE_CONV` (`--device cuda|vulkan`).
+    ConvKernels(crate::bench_kernels::KernelBenchArgs),
     /// Streaming inference latency per time step of the full-size vanilla Gesture network
     /// (one frame in, spikes out, state carried), f32 on the CPU backend.
     Stream(StreamArgs),
@@ -180,6 +184,7 @@ pub fn run(which: Bench) -> Result<()> {
         Bench::Stream(args) => stream(args),
         Bench::Train(args) => crate::bench_train::run(args),
         Bench::Conv(args) => crate::bench_conv::run(args),
+        Bench::ConvKernels(args) => crate::bench_kernels::run(args),
     }
 }
 

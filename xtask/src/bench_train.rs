@@ -91,8 +91,8 @@ struct TrainBenchReport {
     /// Milliseconds of the first (untimed) training step: on a GPU, kernel compilation and
     /// burn's autotuning happen here.
     warmup_ms: f64,
-    /// The convolution algorithm on CUDA (`SNN_CUBE_CONV`); ignored on the CPU, which runs
-    /// its own event-driven kernels.
+    /// The convolution plan on CUDA and Vulkan (`SNN_CUBE_CONV`: a plan's name, or its kernel
+    /// per op); ignored on the CPU, which runs its own event-driven kernels.
     conv_algorithm: String,
     /// Convolutions that asked for the implicit GEMM and ran the direct kernel instead.
     conv_fallbacks: u64,
@@ -201,7 +201,7 @@ impl Job for BenchJob {
             optimizer_ms: median(step),
             infer_ms,
             warmup_ms,
-            conv_algorithm: snn_core::cube_conv_algorithm().to_string(),
+            conv_algorithm: snn_core::cube_conv_plan().to_string(),
             conv_fallbacks: snn_core::cube_conv_fallbacks(),
             precision: args.precision,
             firing_rate: firing,

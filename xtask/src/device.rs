@@ -1,11 +1,11 @@
 //! `--device cpu|cuda|vulkan`: runs a job on burn's CPU backend (`Flex`) or, when xtask is built
 //! with `--features cuda` / `vulkan`, on burn's CUDA or wgpu-on-Vulkan backend, through one
-//! generic code path. On those two, `SNN_CUBE_CONV` chooses the convolution algorithm
-//! ([`CubeConvAlgorithm`]).
+//! generic code path. On those two, `SNN_CUBE_CONV` chooses the convolution kernels
+//! ([`CubeConvPlan`]).
 
 use anyhow::{Context, Result};
 use burn::tensor::backend::AutodiffBackend;
-use snn_core::{set_cube_conv_algorithm, CubeConvAlgorithm, SnnBackend};
+use snn_core::{set_cube_conv_plan, CubeConvPlan, SnnBackend};
 
 /// Where to run.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -14,7 +14,8 @@ pub enum DeviceKind {
     /// burn-flex on the CPU (all cores).
     Cpu,
     /// burn's CUDA backend (xtask built with `--features cuda`); SNN_CUBE_CONV chooses its
-    /// convolution algorithm (implicit-gemm, implicit-gemm-split-k, direct, burn).
+    /// convolution kernels (implicit-gemm, implicit-gemm-split-k, direct, burn, or
+    /// forward=K,input=K,weight=K).
     Cuda,
     /// burn's wgpu backend on Vulkan (xtask built with `--features vulkan`): any Vulkan GPU, or
     /// Mesa's lavapipe on the CPU; SNN_CUBE_CONV applies as on CUDA.
@@ -32,26 +33,27 @@ pub trait Job {
         B::InnerBackend: SnnBackend;
 }
 
-/// The environment variable that chooses the convolution algorithm on CUDA
-/// ([`CubeConvAlgorithm`]: `implicit-gemm`, `implicit-gemm-split-k`, `direct` or `burn`).
-pub const CONV_ALGORITHM_VAR: &str = "SNN_CUBE_CONV";
+/// The environment variable that chooses the convolution kernels on CUDA and Vulkan
+/// ([`CubeConvPlan`]: `implicit-gemm`, `implicit-gemm-split-k`, `direct`, `burn`, or a kernel
+/// per op, `forward=K,input=K,weight=K`, as `bench conv-kernels` prints it).
+pub const CONV_PLAN_VAR: &str = "SNN_CUBE_CONV";
 
-/// The convolution algorithm `SNN_CUBE_CONV` names (the implicit GEMM when it is unset).
-pub fn conv_algorithm_from_env() -> Result<CubeConvAlgorithm> {
-    let parsed = match std::env::var(CONV_ALGORITHM_VAR) {
-        Err(std::env::VarError::NotPresent) => return Ok(CubeConvAlgorithm::default()),
+/// The convolution plan `SNN_CUBE_CONV` names (the implicit GEMM when it is unset).
+pub fn conv_plan_from_env() -> Result<CubeConvPlan> {
+    let parsed = match std::env::var(CONV_PLAN_VAR) {
+        Err(std::env::VarError::NotPresent) => return Ok(CubeConvPlan::default()),
         value => value
             .map_err(anyhow::Error::from)
             .and_then(|name| Ok(name.parse()?)),
     };
-    parsed.with_context(|| format!("environment variable {CONV_ALGORITHM_VAR}"))
+    parsed.with_context(|| format!("environment variable {CONV_PLAN_VAR}"))
 }
 
 /// Runs `job` on the chosen device. On the CubeCL devices (CUDA, Vulkan), the convolutions
-/// use the algorithm that `SNN_CUBE_CONV` names.
+/// use the kernels that `SNN_CUBE_CONV` names.
 pub fn dispatch<J: Job>(kind: DeviceKind, job: J) -> Result<J::Output> {
     if kind != DeviceKind::Cpu {
-        set_cube_conv_algorithm(conv_algorithm_from_env()?);
+        set_cube_conv_plan(conv_plan_from_env()?)?;
     }
     match kind {
         DeviceKind::Cpu => {

@@ -13,6 +13,7 @@
 
 mod bench;
 mod bench_conv;
+mod bench_kernels;
 mod bench_train;
 mod data;
 mod demo;

@@ -36,6 +36,14 @@ pub enum ConfigError {
         /// The accepted names, comma-separated.
         expected: String,
     },
+    /// A [`CubeConvPlan`](crate::conv::CubeConvPlan) that cannot be used.
+    #[error("invalid CubeCL convolution plan `{plan}`: {reason}")]
+    BadConvPlan {
+        /// The plan as given.
+        plan: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The entry of `values` whose name in `names` (same order) is `s`, trimmed and compared

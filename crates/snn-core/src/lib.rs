@@ -31,9 +31,9 @@ pub mod stats;
 
 pub use config::{FireTest, FiringRule, LifConfig, Reset, Surrogate};
 pub use conv::{
-    conv_precision, cube_conv_algorithm, cube_conv_fallbacks, event_conv2d,
-    event_conv2d_affine_pool, set_conv_precision, set_cube_conv_algorithm, ConvPrecision,
-    ConvPrecisionScope, CubeConvAlgorithm, EventConvBackend,
+    conv_precision, cube_conv_fallbacks, cube_conv_plan, event_conv2d, event_conv2d_affine_pool,
+    set_conv_precision, set_cube_conv_algorithm, set_cube_conv_plan, ConvKernel, ConvPrecision,
+    ConvPrecisionScope, CubeConvAlgorithm, CubeConvPlan, EventConvBackend,
 };
 pub use error::{ConfigError, ShapeError};
 pub use fused::{LifBackend, MultiStep};

@@ -19,7 +19,10 @@ mod common;
 
 use burn::backend::Autodiff;
 use burn::tensor::DType;
-use snn_core::{cube_conv_fallbacks, set_cube_conv_algorithm, CubeConvAlgorithm};
+use snn_core::{
+    cube_conv_fallbacks, set_cube_conv_algorithm, set_cube_conv_plan, CubeConvAlgorithm,
+    CubeConvPlan,
+};
 
 /// The CubeCL backend under test: CUDA when it is built, otherwise wgpu on Vulkan.
 #[cfg(feature = "cuda")]
@@ -27,36 +30,47 @@ type B = Autodiff<burn::backend::Cuda>;
 #[cfg(not(feature = "cuda"))]
 type B = Autodiff<burn::backend::Wgpu>;
 
-/// One test, because the convolution algorithm is a process-wide setting. The explicit
-/// algorithms come first: burn's default autotunes in a build with burn's `autotune`, which
-/// takes long the first time.
+/// One test, because the convolution plan is a process-wide setting. The explicit kernels come
+/// first: burn's default autotunes in a build with burn's `autotune`, which takes long the
+/// first time. A plan in `SNN_CUBE_CONV` (the GPU check sets the one `bench conv-kernels`
+/// found fastest) is checked too.
 #[test]
 fn every_fixture_matches_the_official_code_on_a_cubecl_backend() {
     set_cube_conv_algorithm(CubeConvAlgorithm::Direct);
     for name in common::FIXTURES {
         common::check::<B>(name, DType::F32, 1e-4);
     }
-    // The other algorithms on the net with every attention block.
+    // The other plans on the net with every attention block.
+    let mixed: CubeConvPlan = "forward=direct,input=gemm-async-cyclic-mma,weight=split-k"
+        .parse()
+        .unwrap();
+    let mut plans: Vec<CubeConvPlan> = vec![
+        CubeConvAlgorithm::ImplicitGemm.into(),
+        CubeConvAlgorithm::ImplicitGemmSplitK.into(),
+        mixed,
+        CubeConvAlgorithm::Burn.into(),
+    ];
+    if let Ok(plan) = std::env::var("SNN_CUBE_CONV") {
+        plans.push(plan.parse().expect("SNN_CUBE_CONV"));
+    }
     let mut fallbacks_of = Vec::new();
-    for algorithm in [
-        CubeConvAlgorithm::ImplicitGemm,
-        CubeConvAlgorithm::ImplicitGemmSplitK,
-        CubeConvAlgorithm::Burn,
-    ] {
-        set_cube_conv_algorithm(algorithm);
+    for plan in plans {
+        set_cube_conv_plan(plan).unwrap();
         let fallbacks = cube_conv_fallbacks();
         common::check::<B>("event_TCSA_T12.safetensors", DType::F32, 1e-4);
         let fell_back = cube_conv_fallbacks() - fallbacks;
-        println!("convolutions: {algorithm}, {fell_back} fell back to the direct kernel");
+        println!("convolutions: {plan}, {fell_back} fell back to the direct kernel");
         fallbacks_of.push(fell_back);
     }
-    assert_eq!(fallbacks_of[2], 0, "only the implicit GEMM falls back");
+    assert_eq!(fallbacks_of[3], 0, "only the implicit GEMMs fall back");
     if cfg!(not(feature = "cuda")) {
         // Lavapipe has no matrix units: every convolution of the training step and the
         // evaluation pass must have asked for the implicit GEMM and fallen back (3 forward,
         // 3 weight gradients, 2 input gradients, 3 in evaluation), which shows the setting
-        // reaches the ops; with the split-K weight gradient, the 3 weight gradients did not.
+        // reaches the ops; with the split-K weight gradient, the 3 weight gradients did not;
+        // with the mixed plan, only the 2 input gradients asked for a GEMM.
         assert_eq!(fallbacks_of[0], 11, "implicit GEMM fallbacks");
         assert_eq!(fallbacks_of[1], 8, "implicit GEMM + split-K fallbacks");
+        assert_eq!(fallbacks_of[2], 2, "mixed plan fallbacks");
     }
 }

@@ -1,40 +1,289 @@
-//! Which convolution algorithm the event-conv ops use on burn's CubeCL backends (`Cuda`,
-//! `Wgpu`), chosen at run time.
+//! How the event-conv ops run on burn's CubeCL backends (`Cuda`, `Wgpu`), chosen at run time:
+//! a [`ConvKernel`] for each of the three convolutions of a training step (forward, input
+//! gradient, weight gradient), together a [`CubeConvPlan`]; [`CubeConvAlgorithm`] names the
+//! usual plans.
 //!
 //! Why: burn-cubecl's own default depends on its `autotune` feature. With it, every candidate
 //! kernel is benchmarked on every new shape, and the first training step of the full-size
 //! Gesture net spent 190 s compiling and timing matmul variants on an H100; without it, the
 //! default is the direct kernel, 2.6 times slower than the implicit GEMM on an H200 (two of
 //! three benchmarks sharing the GPU; `docs/gpu-results.md`). The `cuda` feature builds burn
-//! without `autotune`, and the implicit GEMM is the default here. The GPU check compares the
-//! choices in one run (`scripts/gpu-check.sh`).
+//! without `autotune`, and the implicit GEMM is the default here. The three ops have different
+//! shapes (the weight gradient reduces over every position of every frame into a small
+//! result), so the best kernel can differ between them: `cargo xtask bench conv-kernels`
+//! times every kernel on each op of the Gesture net and prints the fastest plan.
 //!
 //! The CPU backend (`Flex`) ignores the setting: it runs the event-driven kernels.
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
 
 use crate::error::{parse_name, ConfigError};
 
-/// A convolution algorithm of burn-cubecl, for the forward pass and both gradients.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+/// An implicit-GEMM routine of cubek, burn-cubecl's kernel library: how a cube loads its
+/// stages of the two operands (synchronously or with asynchronous copies, TMA on Hopper and
+/// later) and whether loading and computing are split between specialised planes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
-pub enum CubeConvAlgorithm {
-    /// burn-cubecl's own default strategy: autotuned among all algorithms when some crate of
+pub enum GemmRoutine {
+    /// Synchronous loads, cyclic over the cube's units (burn-cubecl's `ImplicitGemm`).
+    SyncCyclic,
+    /// Synchronous loads, strided.
+    SyncStrided,
+    /// Synchronous loads, one tile per plane.
+    SyncTilewise,
+    /// Asynchronous copies, cyclic.
+    AsyncCyclic,
+    /// Asynchronous copies, strided.
+    AsyncStrided,
+    /// Tensor Memory Accelerator loads (Hopper and later; not for the input gradient).
+    AsyncTma,
+    /// Loading and computing planes, asynchronous cyclic copies.
+    SpecializedCyclic,
+    /// Loading and computing planes, asynchronous strided copies.
+    SpecializedStrided,
+    /// Loading and computing planes, TMA loads.
+    SpecializedTma,
+}
+
+impl GemmRoutine {
+    /// Every routine, in discriminant order.
+    pub const ALL: [GemmRoutine; 9] = [
+        Self::SyncCyclic,
+        Self::SyncStrided,
+        Self::SyncTilewise,
+        Self::AsyncCyclic,
+        Self::AsyncStrided,
+        Self::AsyncTma,
+        Self::SpecializedCyclic,
+        Self::SpecializedStrided,
+        Self::SpecializedTma,
+    ];
+    /// Their names, in the same order.
+    pub const NAMES: [&'static str; 9] = [
+        "sync-cyclic",
+        "sync-strided",
+        "sync-tilewise",
+        "async-cyclic",
+        "async-strided",
+        "async-tma",
+        "specialized-cyclic",
+        "specialized-strided",
+        "specialized-tma",
+    ];
+}
+
+/// The matrix-unit instruction an implicit GEMM computes its tiles with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum GemmTile {
+    /// Cooperative matrix multiply-accumulate (WMMA on NVIDIA).
+    Cmma,
+    /// The lower-level MMA instruction (PTX `mma` on NVIDIA).
+    Mma,
+}
+
+impl GemmTile {
+    /// Both kinds, in discriminant order.
+    pub const ALL: [GemmTile; 2] = [Self::Cmma, Self::Mma];
+    /// Their names, in the same order.
+    pub const NAMES: [&'static str; 2] = ["cmma", "mma"];
+}
+
+/// How one convolution op (forward, input gradient or weight gradient) runs on a CubeCL
+/// backend. Named `burn`, `direct`, `split-k` or `gemm-<routine>-<tile>` (e.g.
+/// `gemm-async-cyclic-mma`); `gemm` alone is [`ConvKernel::GEMM`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvKernel {
+    /// burn-cubecl's own default strategy: autotuned among all its kernels when some crate of
     /// the build enables burn's `autotune` feature, the direct kernel otherwise.
     Burn,
     /// The direct kernel: one thread per output value, no workspace, no tuning.
     Direct,
-    /// Implicit GEMM on the matrix units (CMMA: tensor cores on NVIDIA); the default. Where the
-    /// device or the shape does not allow it, burn-cubecl reports an error and the op runs
-    /// [`Direct`](Self::Direct) instead.
+    /// An implicit GEMM on the matrix units (tensor cores on NVIDIA). Where the device or the
+    /// shape does not allow it (cubek reports an error; the input gradient with a stride), the
+    /// op runs [`Direct`](Self::Direct) instead and [`cube_conv_fallbacks`] counts it.
+    Gemm(GemmRoutine, GemmTile),
+    /// Weight gradient only: batched matrix products over chunks of frames, then summed
+    /// ([`super::split_k`]); the reduction over every position of every frame is long and the
+    /// output small, which a single GEMM runs on a fraction of a GPU.
+    SplitK,
+}
+
+impl ConvKernel {
+    /// burn-cubecl's implicit GEMM (`ConvStrategy::ImplicitGemm`): synchronous cyclic loads,
+    /// CMMA tiles.
+    pub const GEMM: ConvKernel = ConvKernel::Gemm(GemmRoutine::SyncCyclic, GemmTile::Cmma);
+
+    /// Every kernel: `burn`, `direct`, `split-k`, then the implicit GEMMs by routine and tile.
+    pub fn all() -> Vec<ConvKernel> {
+        let gemms = GemmRoutine::ALL.into_iter().flat_map(|r| {
+            GemmTile::ALL
+                .into_iter()
+                .map(move |t| ConvKernel::Gemm(r, t))
+        });
+        [ConvKernel::Burn, ConvKernel::Direct, ConvKernel::SplitK]
+            .into_iter()
+            .chain(gemms)
+            .collect()
+    }
+}
+
+impl fmt::Display for ConvKernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConvKernel::Burn => f.write_str("burn"),
+            ConvKernel::Direct => f.write_str("direct"),
+            ConvKernel::SplitK => f.write_str("split-k"),
+            ConvKernel::Gemm(r, t) => write!(
+                f,
+                "gemm-{}-{}",
+                GemmRoutine::NAMES[*r as usize],
+                GemmTile::NAMES[*t as usize]
+            ),
+        }
+    }
+}
+
+impl FromStr for ConvKernel {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        if s.trim().eq_ignore_ascii_case("gemm") {
+            return Ok(ConvKernel::GEMM);
+        }
+        let all = ConvKernel::all();
+        all.iter()
+            .find(|k| k.to_string().eq_ignore_ascii_case(s.trim()))
+            .copied()
+            .ok_or_else(|| ConfigError::UnknownName {
+                field: "CubeCL convolution kernel",
+                value: s.to_owned(),
+                expected: all
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(["gemm".to_owned()])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+/// The kernel of each convolution op on the CubeCL backends. Written (and parsed) as a
+/// [`CubeConvAlgorithm`] name when it is one of those plans, otherwise as
+/// `forward=K,input=K,weight=K` with [`ConvKernel`] names; a parsed plan may leave ops out,
+/// which keep the default plan's kernel ([`ConvKernel::GEMM`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CubeConvPlan {
+    /// The forward convolution.
+    pub forward: ConvKernel,
+    /// The gradient with respect to the input (a transposed convolution).
+    pub input_grad: ConvKernel,
+    /// The gradient with respect to the weight.
+    pub weight_grad: ConvKernel,
+}
+
+impl CubeConvPlan {
+    /// The op names of the `op=kernel` form, in field order.
+    pub const OPS: [&'static str; 3] = ["forward", "input", "weight"];
+
+    /// The same kernel for the three ops.
+    pub const fn uniform(kernel: ConvKernel) -> Self {
+        CubeConvPlan {
+            forward: kernel,
+            input_grad: kernel,
+            weight_grad: kernel,
+        }
+    }
+
+    /// Checks that each op's kernel can run that op: [`ConvKernel::SplitK`] is a weight
+    /// gradient.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (op, kernel) in [("forward", self.forward), ("input", self.input_grad)] {
+            if kernel == ConvKernel::SplitK {
+                return Err(ConfigError::BadConvPlan {
+                    plan: self.to_string(),
+                    reason: format!("`split-k` computes weight gradients, not `{op}`"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for CubeConvPlan {
+    fn default() -> Self {
+        CubeConvAlgorithm::default().into()
+    }
+}
+
+impl fmt::Display for CubeConvPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match CubeConvAlgorithm::ALL
+            .into_iter()
+            .find(|a| CubeConvPlan::from(*a) == *self)
+        {
+            Some(algorithm) => write!(f, "{algorithm}"),
+            None => write!(
+                f,
+                "forward={},input={},weight={}",
+                self.forward, self.input_grad, self.weight_grad
+            ),
+        }
+    }
+}
+
+impl FromStr for CubeConvPlan {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        if !s.contains('=') {
+            return s.parse::<CubeConvAlgorithm>().map(Into::into);
+        }
+        let bad = |reason: String| ConfigError::BadConvPlan {
+            plan: s.to_owned(),
+            reason,
+        };
+        let mut plan = CubeConvPlan::default();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (op, kernel) = part
+                .split_once('=')
+                .ok_or_else(|| bad(format!("`{part}` is not `op=kernel`")))?;
+            let kernel: ConvKernel = kernel.parse()?;
+            let slot = match op.trim().to_ascii_lowercase().as_str() {
+                "forward" => &mut plan.forward,
+                "input" => &mut plan.input_grad,
+                "weight" => &mut plan.weight_grad,
+                other => {
+                    return Err(bad(format!(
+                        "unknown op `{other}`; expected one of: {}",
+                        Self::OPS.join(", ")
+                    )))
+                }
+            };
+            *slot = kernel;
+        }
+        plan.validate().map_err(|_| {
+            bad("`split-k` computes weight gradients, not `forward` or `input`".into())
+        })?;
+        Ok(plan)
+    }
+}
+
+/// The usual plans, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum CubeConvAlgorithm {
+    /// [`ConvKernel::Burn`] for every op.
+    Burn,
+    /// [`ConvKernel::Direct`] for every op.
+    Direct,
+    /// [`ConvKernel::GEMM`] for every op; the default.
     #[default]
     ImplicitGemm,
-    /// [`ImplicitGemm`](Self::ImplicitGemm), except for the weight gradient, which is computed
-    /// as batched matrix products over chunks of frames, then summed
-    /// ([`super::split_k`]): its reduction over every position of every frame is long and its
-    /// output small, which a single GEMM runs on a fraction of a GPU.
+    /// [`ConvKernel::GEMM`], except for the weight gradient: [`ConvKernel::SplitK`].
     ImplicitGemmSplitK,
 }
 
@@ -50,6 +299,25 @@ impl CubeConvAlgorithm {
     /// The names [`FromStr`] accepts (and [`fmt::Display`] writes).
     pub const NAMES: [&'static str; 4] =
         ["burn", "direct", "implicit-gemm", "implicit-gemm-split-k"];
+
+    /// Its plan (`const`, for the process-wide default).
+    pub const fn plan(self) -> CubeConvPlan {
+        match self {
+            Self::Burn => CubeConvPlan::uniform(ConvKernel::Burn),
+            Self::Direct => CubeConvPlan::uniform(ConvKernel::Direct),
+            Self::ImplicitGemm => CubeConvPlan::uniform(ConvKernel::GEMM),
+            Self::ImplicitGemmSplitK => CubeConvPlan {
+                weight_grad: ConvKernel::SplitK,
+                ..CubeConvPlan::uniform(ConvKernel::GEMM)
+            },
+        }
+    }
+}
+
+impl From<CubeConvAlgorithm> for CubeConvPlan {
+    fn from(algorithm: CubeConvAlgorithm) -> Self {
+        algorithm.plan()
+    }
 }
 
 impl fmt::Display for CubeConvAlgorithm {
@@ -66,22 +334,30 @@ impl FromStr for CubeConvAlgorithm {
     }
 }
 
-/// The process-wide choice (an index into [`CubeConvAlgorithm::ALL`]).
-static ALGORITHM: AtomicU8 = AtomicU8::new(CubeConvAlgorithm::ImplicitGemm as u8);
+/// The process-wide plan.
+static PLAN: RwLock<CubeConvPlan> = RwLock::new(CubeConvAlgorithm::ImplicitGemm.plan());
 
-/// Sets the algorithm the event-conv ops use on CubeCL backends from now on, process-wide.
+/// Sets the plan the event-conv ops use on CubeCL backends from now on, process-wide, after
+/// checking it ([`CubeConvPlan::validate`]).
+pub fn set_cube_conv_plan(plan: CubeConvPlan) -> Result<(), ConfigError> {
+    plan.validate()?;
+    *PLAN.write().unwrap_or_else(|e| e.into_inner()) = plan;
+    Ok(())
+}
+
+/// Sets one of the usual plans ([`set_cube_conv_plan`]).
 pub fn set_cube_conv_algorithm(algorithm: CubeConvAlgorithm) {
-    ALGORITHM.store(algorithm as u8, Ordering::Relaxed);
+    *PLAN.write().unwrap_or_else(|e| e.into_inner()) = algorithm.plan();
 }
 
-/// The algorithm the event-conv ops use on CubeCL backends ([`CubeConvAlgorithm::ImplicitGemm`]
-/// unless [`set_cube_conv_algorithm`] chose another).
-pub fn cube_conv_algorithm() -> CubeConvAlgorithm {
-    CubeConvAlgorithm::ALL[ALGORITHM.load(Ordering::Relaxed) as usize]
+/// The plan the event-conv ops use on CubeCL backends ([`CubeConvAlgorithm::ImplicitGemm`]'s
+/// unless [`set_cube_conv_plan`] chose another).
+pub fn cube_conv_plan() -> CubeConvPlan {
+    *PLAN.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// How many convolutions (forward or gradient) asked for the implicit GEMM ran the direct
-/// kernel instead, in this process: a benchmark of `implicit-gemm` that reports fallbacks
+/// How many convolutions (forward or gradient) asked for an implicit GEMM ran the direct
+/// kernel instead, in this process: a benchmark of a GEMM kernel that reports fallbacks
 /// measured the direct kernel for those.
 static FALLBACKS: AtomicU64 = AtomicU64::new(0);
 
@@ -101,15 +377,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_bad_names_list_the_choices() {
+    fn algorithm_names_round_trip_and_bad_names_list_the_choices() {
         for (i, algorithm) in CubeConvAlgorithm::ALL.into_iter().enumerate() {
             assert_eq!(algorithm as usize, i, "ALL is in discriminant order");
             assert_eq!(algorithm.to_string().parse(), Ok(algorithm));
-            set_cube_conv_algorithm(algorithm);
-            assert_eq!(cube_conv_algorithm(), algorithm);
+            // A usual plan is written by its name, and its name parses as a plan.
+            assert_eq!(
+                CubeConvPlan::from(algorithm).to_string(),
+                algorithm.to_string()
+            );
+            assert_eq!(algorithm.to_string().parse(), Ok(algorithm.plan()));
         }
-        set_cube_conv_algorithm(CubeConvAlgorithm::default());
-        assert_eq!(cube_conv_algorithm(), CubeConvAlgorithm::ImplicitGemm);
         assert_eq!(" Direct ".parse(), Ok(CubeConvAlgorithm::Direct));
         let err = "winograd".parse::<CubeConvAlgorithm>().unwrap_err();
         let message = err.to_string();
@@ -118,5 +396,80 @@ mod tests {
             message.contains("direct, implicit-gemm, implicit-gemm-split-k"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn kernel_names_round_trip() {
+        let all = ConvKernel::all();
+        assert_eq!(all.len(), 3 + 9 * 2);
+        for (i, routine) in GemmRoutine::ALL.into_iter().enumerate() {
+            assert_eq!(routine as usize, i);
+        }
+        for kernel in &all {
+            assert_eq!(kernel.to_string().parse(), Ok(*kernel), "{kernel}");
+        }
+        let names: std::collections::HashSet<String> = all.iter().map(|k| k.to_string()).collect();
+        assert_eq!(names.len(), all.len(), "names are distinct");
+        assert_eq!("GEMM".parse(), Ok(ConvKernel::GEMM));
+        assert_eq!(ConvKernel::GEMM.to_string(), "gemm-sync-cyclic-cmma");
+        assert_eq!(
+            "gemm-specialized-tma-mma".parse(),
+            Ok(ConvKernel::Gemm(GemmRoutine::SpecializedTma, GemmTile::Mma))
+        );
+        let message = "gemm-fast".parse::<ConvKernel>().unwrap_err().to_string();
+        assert!(message.contains("gemm-async-tma-cmma"), "{message}");
+    }
+
+    #[test]
+    fn plans_parse_per_op_and_reject_split_k_outside_the_weight_gradient() {
+        let plan: CubeConvPlan = "forward=gemm-async-cyclic-mma, weight=split-k"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            plan,
+            CubeConvPlan {
+                forward: ConvKernel::Gemm(GemmRoutine::AsyncCyclic, GemmTile::Mma),
+                input_grad: ConvKernel::GEMM,
+                weight_grad: ConvKernel::SplitK,
+            }
+        );
+        assert_eq!(
+            plan.to_string(),
+            "forward=gemm-async-cyclic-mma,input=gemm-sync-cyclic-cmma,weight=split-k"
+        );
+        assert_eq!(plan.to_string().parse(), Ok(plan));
+        // A plan that equals a usual one is written by that name.
+        let usual: CubeConvPlan = "weight=split-k".parse().unwrap();
+        assert_eq!(usual.to_string(), "implicit-gemm-split-k");
+
+        for bad in ["forward=split-k", "input=split-k", "bias=direct", "forward"] {
+            let err = bad.parse::<CubeConvPlan>().unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::BadConvPlan { .. } | ConfigError::UnknownName { .. }
+                ),
+                "{bad}: {err}"
+            );
+        }
+        let err = "forward=split-k".parse::<CubeConvPlan>().unwrap_err();
+        assert!(err.to_string().contains("weight gradients"), "{err}");
+        let err = "input=tiled".parse::<CubeConvPlan>().unwrap_err();
+        assert!(err.to_string().contains("`tiled`"), "{err}");
+        assert!(set_cube_conv_plan(CubeConvPlan::uniform(ConvKernel::SplitK)).is_err());
+    }
+
+    #[test]
+    fn the_process_wide_plan_is_set_and_read() {
+        let plan = CubeConvPlan {
+            forward: ConvKernel::Direct,
+            ..CubeConvPlan::default()
+        };
+        set_cube_conv_plan(plan).unwrap();
+        assert_eq!(cube_conv_plan(), plan);
+        set_cube_conv_algorithm(CubeConvAlgorithm::Burn);
+        assert_eq!(cube_conv_plan(), CubeConvPlan::uniform(ConvKernel::Burn));
+        set_cube_conv_algorithm(CubeConvAlgorithm::default());
+        assert_eq!(cube_conv_plan(), CubeConvPlan::default());
     }
 }

@@ -1,48 +1,220 @@
-//! The event-conv ops on burn's CubeCL backends: burn-cubecl's dense convolution kernels with
-//! the algorithm of [`cube_conv_algorithm`] (there is no event-driven GPU kernel yet).
+//! The event-conv ops on burn's CubeCL backends: burn-cubecl's dense convolution kernels and
+//! cubek's implicit GEMMs, each op with the kernel of [`cube_conv_plan`] (there is no
+//! event-driven GPU kernel yet).
 
 use burn::tensor::ops::conv::calculate_padding_out;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, FloatTensorOps};
-use burn::tensor::{Slice, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{Shape, Slice, Tensor, TensorMetadata, TensorPrimitive};
 use burn_cubecl::kernel::conv::{
     conv_data_backward, conv_forward, conv_transpose2d, conv_weight_backward, ConvStrategy,
     ConvTranspose2dStrategy,
 };
+use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nchw_to_nhwc_shape, permute_nhwc_to_nchw};
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+use cubek::convolution::components::ConvSetupError;
+use cubek::convolution::{
+    launch_ref, AcceleratedTileKind, ConvAlgorithm, ConvolutionArgs, ConvolutionInputs, Strategy,
+};
+use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
+use cubek::std::InputBinding;
 
-use super::algorithm::{cube_conv_algorithm, record_fallback, CubeConvAlgorithm};
+use super::algorithm::{cube_conv_plan, record_fallback, ConvKernel, GemmRoutine, GemmTile};
 use super::split_k::{chunks_for, weight_grad_split_k};
 
-/// burn-cubecl's strategy for the chosen algorithm. `Burn` is burn-cubecl's own default, the
-/// strategy burn's `conv2d` and its backward use (autotune when burn has `autotune`).
-fn chosen_strategy() -> ConvStrategy {
-    match cube_conv_algorithm() {
-        CubeConvAlgorithm::Burn => ConvStrategy::default(),
-        CubeConvAlgorithm::Direct => ConvStrategy::Direct,
-        CubeConvAlgorithm::ImplicitGemm | CubeConvAlgorithm::ImplicitGemmSplitK => {
-            ConvStrategy::ImplicitGemm
+/// The result of a kernel that cannot fail for shapes the layer accepted; a failure is a bug
+/// of the caller and panics, as burn's own ops do.
+fn expect<R: CubeRuntime, E: std::fmt::Debug>(
+    name: &str,
+    result: Result<CubeTensor<R>, E>,
+) -> CubeTensor<R> {
+    result.unwrap_or_else(|e| panic!("{name}: the CubeCL convolution failed: {e:?}"))
+}
+
+/// An implicit GEMM, or the direct kernel where the device or the shape does not allow the
+/// GEMM (counted: [`super::algorithm::cube_conv_fallbacks`]).
+fn gemm_or_direct<R: CubeRuntime, E: std::fmt::Debug>(
+    name: &str,
+    gemm: impl FnOnce() -> Result<CubeTensor<R>, ConvSetupError>,
+    direct: impl FnOnce() -> Result<CubeTensor<R>, E>,
+) -> CubeTensor<R> {
+    match gemm() {
+        Ok(out) => out,
+        Err(_) => {
+            record_fallback();
+            expect(name, direct())
         }
     }
 }
 
-/// Runs `op` with the chosen strategy. An implicit GEMM that the device or the shape cannot
-/// run falls back to the direct kernel (counted: [`super::algorithm::cube_conv_fallbacks`]);
-/// any other failure means shapes that do not fit, a bug of the caller, and panics as burn's
-/// own ops do.
-fn run<R: CubeRuntime, E: std::fmt::Debug>(
-    name: &str,
-    op: impl Fn(ConvStrategy) -> Result<CubeTensor<R>, E>,
-) -> CubeTensor<R> {
-    let result = match chosen_strategy() {
-        ConvStrategy::ImplicitGemm => op(ConvStrategy::ImplicitGemm).or_else(|_| {
-            record_fallback();
-            op(ConvStrategy::Direct)
-        }),
-        other => op(other),
+/// cubek's strategy for a routine and tile kind (tiling inferred from the problem).
+fn strategy(routine: GemmRoutine, tile: GemmTile) -> Strategy {
+    let algorithm = match routine {
+        GemmRoutine::SyncCyclic => ConvAlgorithm::SimpleSyncCyclic,
+        GemmRoutine::SyncStrided => ConvAlgorithm::SimpleSyncStrided,
+        GemmRoutine::SyncTilewise => ConvAlgorithm::SimpleSyncTilewise,
+        GemmRoutine::AsyncCyclic => ConvAlgorithm::SimpleAsyncCyclic,
+        GemmRoutine::AsyncStrided => ConvAlgorithm::SimpleAsyncStrided,
+        GemmRoutine::AsyncTma => ConvAlgorithm::SimpleAsyncTma,
+        GemmRoutine::SpecializedCyclic => ConvAlgorithm::SpecializedAsyncCyclic,
+        GemmRoutine::SpecializedStrided => ConvAlgorithm::SpecializedAsyncStrided,
+        GemmRoutine::SpecializedTma => ConvAlgorithm::SpecializedTma,
     };
-    result.unwrap_or_else(|e| panic!("{name}: burn-cubecl's convolution failed: {e:?}"))
+    let tile_kind = match tile {
+        GemmTile::Cmma => AcceleratedTileKind::Cmma,
+        GemmTile::Mma => AcceleratedTileKind::Mma,
+    };
+    Strategy::Inferred {
+        algorithm,
+        tile_kind,
+    }
 }
+
+/// The operand and output element types cubek's matmul stages use: the inputs' own, as
+/// burn-cubecl passes them.
+fn dtypes(
+    lhs: burn::tensor::DType,
+    rhs: burn::tensor::DType,
+    out: burn::tensor::DType,
+) -> MatmulElems {
+    MatmulElems::from_globals(&MatmulGlobalElems {
+        lhs: lhs.into(),
+        rhs: rhs.into(),
+        out: out.into(),
+    })
+}
+
+fn binding<R: CubeRuntime>(t: CubeTensor<R>) -> InputBinding<R> {
+    let dtype = t.dtype;
+    InputBinding::new(t.binding(), dtype.into())
+}
+
+fn conv_args(options: &ConvOptions<2>) -> ConvolutionArgs<2> {
+    ConvolutionArgs {
+        stride: options.stride,
+        padding: options.padding,
+        dilation: options.dilation,
+    }
+}
+
+/// The forward convolution as a cubek implicit GEMM on channels-last views (cubek copies a
+/// view whose channels are not contiguous), as burn-cubecl's `ImplicitGemm` does with its one
+/// routine.
+fn gemm_forward<R: CubeRuntime>(
+    x: CubeTensor<R>,
+    weight: CubeTensor<R>,
+    bias: Option<CubeTensor<R>>,
+    options: &ConvOptions<2>,
+    strategy: &Strategy,
+) -> Result<CubeTensor<R>, ConvSetupError> {
+    if options.groups != 1 {
+        return Err(ConvSetupError::Groups(options.groups));
+    }
+    let [n, _, h, w] = x.shape().dims();
+    let [c_out, _, kh, kw] = weight.shape().dims();
+    let out_size = |axis: usize, size: usize, kernel: usize| {
+        (size + 2 * options.padding[axis] - options.dilation[axis] * (kernel - 1) - 1)
+            / options.stride[axis]
+            + 1
+    };
+    let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
+    let out = empty_device_dtype(
+        x.client.clone(),
+        x.device.clone(),
+        Shape::new([n, out_size(0, h, kh), out_size(1, w, kw), c_out]),
+        x.dtype,
+    );
+    let client = x.client.clone();
+    let elems = dtypes(x.dtype, weight.dtype, out.dtype);
+    launch_ref::<R, 2>(
+        strategy,
+        &client,
+        ConvolutionInputs::Forward {
+            input: binding(x),
+            weight: binding(weight),
+            bias: bias.map(|b| InputBinding::Normal(b.clone().binding(), b.dtype.into())),
+            out: out.clone().binding(),
+        },
+        conv_args(options),
+        elems,
+    )?;
+    Ok(permute_nhwc_to_nchw(out))
+}
+
+/// The input gradient as a cubek implicit GEMM (stride 1 only, as in burn-cubecl).
+fn gemm_input_grad<R: CubeRuntime>(
+    output_grad: CubeTensor<R>,
+    weight: CubeTensor<R>,
+    in_shape: Shape,
+    options: &ConvOptions<2>,
+    strategy: &Strategy,
+) -> Result<CubeTensor<R>, ConvSetupError> {
+    if options.groups != 1 || options.stride.iter().any(|&s| s != 1) {
+        return Err(ConvSetupError::Groups(options.groups));
+    }
+    let (output_grad, weight) = (
+        permute_nchw_to_nhwc(output_grad),
+        permute_nchw_to_nhwc(weight),
+    );
+    let in_grad = empty_device_dtype(
+        output_grad.client.clone(),
+        output_grad.device.clone(),
+        permute_nchw_to_nhwc_shape(in_shape),
+        output_grad.dtype,
+    );
+    let client = output_grad.client.clone();
+    let elems = dtypes(output_grad.dtype, weight.dtype, in_grad.dtype);
+    launch_ref::<R, 2>(
+        strategy,
+        &client,
+        ConvolutionInputs::BackwardData {
+            out_grad: binding(output_grad),
+            weights: binding(weight),
+            in_grad: in_grad.clone().binding(),
+        },
+        conv_args(options),
+        elems,
+    )?;
+    Ok(permute_nhwc_to_nchw(in_grad))
+}
+
+/// The weight gradient as a cubek implicit GEMM.
+fn gemm_weight_grad<R: CubeRuntime>(
+    x: CubeTensor<R>,
+    output_grad: CubeTensor<R>,
+    weight_shape: Shape,
+    options: &ConvOptions<2>,
+    strategy: &Strategy,
+) -> Result<CubeTensor<R>, ConvSetupError> {
+    if options.groups != 1 {
+        return Err(ConvSetupError::Groups(options.groups));
+    }
+    let (x, output_grad) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(output_grad));
+    let weight_grad = empty_device_dtype(
+        x.client.clone(),
+        x.device.clone(),
+        permute_nchw_to_nhwc_shape(weight_shape),
+        output_grad.dtype,
+    );
+    let client = x.client.clone();
+    let elems = dtypes(x.dtype, output_grad.dtype, weight_grad.dtype);
+    launch_ref::<R, 2>(
+        strategy,
+        &client,
+        ConvolutionInputs::BackwardWeight {
+            input: binding(x),
+            out_grad: binding(output_grad),
+            weight_grad: weight_grad.clone().binding(),
+        },
+        conv_args(options),
+        elems,
+    )?;
+    Ok(permute_nhwc_to_nchw(weight_grad))
+}
+
+/// Split-K outside the weight gradient: [`super::algorithm::set_cube_conv_plan`] refuses it.
+const SPLIT_K_ELSEWHERE: &str = "split-k is a weight-gradient kernel (plans are validated)";
 
 /// The forward convolution.
 pub(crate) fn conv2d<R: CubeRuntime>(
@@ -51,7 +223,8 @@ pub(crate) fn conv2d<R: CubeRuntime>(
     bias: Option<CubeTensor<R>>,
     options: ConvOptions<2>,
 ) -> CubeTensor<R> {
-    run("event_conv2d", |strategy| {
+    const NAME: &str = "event_conv2d";
+    let with = |strategy| {
         conv_forward::<R, 2>(
             x.clone(),
             weight.clone(),
@@ -59,17 +232,35 @@ pub(crate) fn conv2d<R: CubeRuntime>(
             options.clone(),
             strategy,
         )
-    })
+    };
+    match cube_conv_plan().forward {
+        ConvKernel::Burn => expect(NAME, with(ConvStrategy::default())),
+        ConvKernel::Direct => expect(NAME, with(ConvStrategy::Direct)),
+        ConvKernel::Gemm(routine, tile) => gemm_or_direct(
+            NAME,
+            || {
+                gemm_forward(
+                    x.clone(),
+                    weight.clone(),
+                    bias.clone(),
+                    &options,
+                    &strategy(routine, tile),
+                )
+            },
+            || with(ConvStrategy::Direct),
+        ),
+        ConvKernel::SplitK => unreachable!("{SPLIT_K_ELSEWHERE}"),
+    }
 }
 
 /// The gradient with respect to the weight.
 ///
-/// `implicit-gemm-split-k` computes it with batched GEMMs over chunks of frames
-/// ([`super::split_k`]). `direct` is burn-cubecl's weight-gradient scheme with the direct
-/// kernel: the gradient is a convolution of the input, batch and channel axes swapped, with the
-/// output gradient as its kernel. burn-cubecl's own `Direct` strategy runs that convolution
-/// with its default strategy, which is the autotuned one when burn has `autotune`; calling the
-/// direct kernel here keeps a chosen `direct` free of autotuning.
+/// [`ConvKernel::SplitK`] computes it with batched GEMMs over chunks of frames
+/// ([`super::split_k`]). [`ConvKernel::Direct`] is burn-cubecl's weight-gradient scheme with
+/// the direct kernel: the gradient is a convolution of the input, batch and channel axes
+/// swapped, with the output gradient as its kernel. burn-cubecl's own `Direct` strategy runs
+/// that convolution with its default strategy, which is the autotuned one when burn has
+/// `autotune`; calling the direct kernel here keeps a chosen `direct` free of autotuning.
 pub(crate) fn weight_backward<R, F, I, BT>(
     x: CubeTensor<R>,
     weight: CubeTensor<R>,
@@ -83,24 +274,8 @@ where
     BT: BoolElement,
 {
     type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
+    const NAME: &str = "event_conv2d_weight_backward";
     let weight_shape = weight.shape();
-    if cube_conv_algorithm() == CubeConvAlgorithm::ImplicitGemmSplitK && options.groups == 1 {
-        let tensor = |t: CubeTensor<R>| {
-            Tensor::<Cube<R, F, I, BT>, 4>::from_primitive(TensorPrimitive::Float(t))
-        };
-        let [n, _, _, _] = x.shape().dims();
-        let [_, _, oh, ow] = output_grad.shape().dims();
-        let [_, _, kh, kw] = weight_shape.dims();
-        return weight_grad_split_k(
-            tensor(x),
-            tensor(output_grad),
-            [kh, kw],
-            &options,
-            chunks_for(n, oh * ow),
-        )
-        .into_primitive()
-        .tensor();
-    }
     let direct = || {
         let x = Cube::<R, F, I, BT>::float_swap_dims(x.clone(), 0, 1);
         let kernel = Cube::<R, F, I, BT>::float_swap_dims(output_grad.clone(), 0, 1);
@@ -118,27 +293,79 @@ where
             }
         })
     };
-    run("event_conv2d_weight_backward", |strategy| match strategy {
-        ConvStrategy::Direct if options.groups == 1 => direct(),
-        strategy => conv_weight_backward::<R, 2>(
+    let burn_direct = || {
+        conv_weight_backward::<R, 2>(
             x.clone(),
             output_grad.clone(),
             weight_shape.clone(),
             options.clone(),
-            strategy,
+            ConvStrategy::Direct,
+        )
+    };
+    match cube_conv_plan().weight_grad {
+        ConvKernel::Burn => expect(
+            NAME,
+            conv_weight_backward::<R, 2>(
+                x.clone(),
+                output_grad.clone(),
+                weight_shape.clone(),
+                options.clone(),
+                ConvStrategy::default(),
+            ),
         ),
-    })
+        // Grouped convolutions keep burn-cubecl's own scheme, which handles groups.
+        ConvKernel::Direct if options.groups != 1 => expect(NAME, burn_direct()),
+        ConvKernel::Direct => expect(NAME, direct()),
+        ConvKernel::SplitK if options.groups == 1 => {
+            let tensor = |t: CubeTensor<R>| {
+                Tensor::<Cube<R, F, I, BT>, 4>::from_primitive(TensorPrimitive::Float(t))
+            };
+            let [n, _, _, _] = x.shape().dims();
+            let [_, _, oh, ow] = output_grad.shape().dims();
+            let [_, _, kh, kw] = weight_shape.dims();
+            weight_grad_split_k(
+                tensor(x),
+                tensor(output_grad),
+                [kh, kw],
+                &options,
+                chunks_for(n, oh * ow),
+            )
+            .into_primitive()
+            .tensor()
+        }
+        ConvKernel::SplitK => expect(NAME, burn_direct()),
+        ConvKernel::Gemm(routine, tile) => gemm_or_direct(
+            NAME,
+            || {
+                gemm_weight_grad(
+                    x.clone(),
+                    output_grad.clone(),
+                    weight_shape.clone(),
+                    &options,
+                    &strategy(routine, tile),
+                )
+            },
+            || {
+                if options.groups == 1 {
+                    direct()
+                } else {
+                    burn_direct()
+                }
+            },
+        ),
+    }
 }
 
 /// The gradient with respect to the input: the transposed convolution of the output gradient.
-/// As for the weight, a chosen `direct` calls the direct transposed-convolution kernel itself
-/// (burn-cubecl's `Direct` strategy runs the autotuned one when burn has `autotune`).
+/// As for the weight, [`ConvKernel::Direct`] calls the direct transposed-convolution kernel
+/// itself (burn-cubecl's `Direct` strategy runs the autotuned one when burn has `autotune`).
 pub(crate) fn x_backward<R: CubeRuntime>(
     x: CubeTensor<R>,
     weight: CubeTensor<R>,
     output_grad: CubeTensor<R>,
     options: ConvOptions<2>,
 ) -> CubeTensor<R> {
+    const NAME: &str = "event_conv2d_x_backward";
     let in_shape = x.shape();
     let direct = || {
         let [_, _, kh, kw] = weight.shape().dims();
@@ -168,14 +395,31 @@ pub(crate) fn x_backward<R: CubeRuntime>(
             ConvTranspose2dStrategy::Direct,
         )
     };
-    run("event_conv2d_x_backward", |strategy| match strategy {
-        ConvStrategy::Direct => direct(),
-        strategy => conv_data_backward::<R, 2>(
-            output_grad.clone(),
-            weight.clone(),
-            in_shape.clone(),
-            options.clone(),
-            strategy,
+    match cube_conv_plan().input_grad {
+        ConvKernel::Burn => expect(
+            NAME,
+            conv_data_backward::<R, 2>(
+                output_grad.clone(),
+                weight.clone(),
+                in_shape.clone(),
+                options.clone(),
+                ConvStrategy::default(),
+            ),
         ),
-    })
+        ConvKernel::Direct => expect(NAME, direct()),
+        ConvKernel::Gemm(routine, tile) => gemm_or_direct(
+            NAME,
+            || {
+                gemm_input_grad(
+                    output_grad.clone(),
+                    weight.clone(),
+                    in_shape.clone(),
+                    &options,
+                    &strategy(routine, tile),
+                )
+            },
+            direct,
+        ),
+        ConvKernel::SplitK => unreachable!("{SPLIT_K_ELSEWHERE}"),
+    }
 }

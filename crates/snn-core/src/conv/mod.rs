@@ -11,9 +11,9 @@
 //!
 //! It is a burn backend extension, [`EventConvBackend`], like [`crate::LifBackend`]:
 //! - the default methods are the backend's dense `conv2d` and its backward;
-//! - burn's CubeCL backends (`Cuda`, `Wgpu`) run burn-cubecl's dense kernels with an algorithm
-//!   chosen at run time ([`CubeConvAlgorithm`]: burn's autotuned choice, direct, or implicit
-//!   GEMM);
+//! - burn's CubeCL backends (`Cuda`, `Wgpu`) run dense kernels (burn-cubecl's, cubek's implicit
+//!   GEMMs) chosen per op at run time ([`CubeConvPlan`]: burn's own choice, direct, one of the
+//!   implicit GEMMs, or split-K for the weight gradient);
 //! - `Flex` (the CPU backend) runs the event-driven kernels of [`cpu`] for f32 and f64 inputs
 //!   with stride 1, no dilation and one group; the forward pass falls back to the dense
 //!   convolution when the input is too dense for the event kernel to win
@@ -37,7 +37,8 @@ use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 
 pub use algorithm::{
-    cube_conv_algorithm, cube_conv_fallbacks, set_cube_conv_algorithm, CubeConvAlgorithm,
+    cube_conv_fallbacks, cube_conv_plan, set_cube_conv_algorithm, set_cube_conv_plan, ConvKernel,
+    CubeConvAlgorithm, CubeConvPlan, GemmRoutine, GemmTile,
 };
 pub use precision::{conv_precision, set_conv_precision, ConvPrecision, ConvPrecisionScope};
 
@@ -152,8 +153,8 @@ impl EventConvBackend for burn_flex::Flex {
     }
 }
 
-/// burn's CubeCL backends run burn-cubecl's dense kernels with the algorithm of
-/// [`cube_conv_algorithm`] (burn's own choice by default).
+/// burn's CubeCL backends run dense kernels, each op with the kernel of [`cube_conv_plan`]
+/// (burn-cubecl's implicit GEMM by default).
 #[cfg(feature = "cubecl")]
 impl<R, F, I, BT> EventConvBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where
