@@ -15,7 +15,14 @@ fn conv_kernels_refuses_the_cpu_and_unknown_kernels() {
     let out = common::xtask(&["bench", "conv-kernels", "--device", "cpu"], &[]);
     assert!(stderr(&out).contains("--device cuda or vulkan"));
     let out = common::xtask(
-        &["bench", "conv-kernels", "--device", "cuda", "--kernels", "gemm,fast"],
+        &[
+            "bench",
+            "conv-kernels",
+            "--device",
+            "cuda",
+            "--kernels",
+            "gemm,fast",
+        ],
         &[],
     );
     let message = stderr(&out);

@@ -1,8 +1,9 @@
-//! The CubeCL kernel (what `Cuda` runs for `LifBackend`) against the generic tensor-op path on
-//! the same device, in f32: every spike test x reset x surrogate x reset detachment, both or
-//! either upstream gradient, with and without the decay gradient, small and large shapes,
-//! non-contiguous inputs; and one end-to-end check through `Autodiff<_>` against the reference
-//! implementation.
+//! The CubeCL kernels (what `Cuda` runs for `LifBackend` and `BatchNormBackend`) against the
+//! generic tensor-op paths on the same device, in f32. The neuron: every spike test x reset x
+//! surrogate x reset detachment, both or either upstream gradient, with and without the decay
+//! gradient, small and large shapes, non-contiguous inputs, and one end-to-end check through
+//! `Autodiff<_>` against the reference implementation. Batch norm: forward and backward, with
+//! and without pooling, one and several reduction chunks per channel.
 //!
 //! It runs on whichever CubeCL backend the features select:
 //! - `--features cuda`: burn's `Cuda`, on an NVIDIA GPU (libcuda and NVRTC are loaded at run
@@ -26,6 +27,7 @@ use burn::backend::Autodiff;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
 use snn_core::fused::{generic, LifBackend, LifForward, LifGrads};
+use snn_core::norm::{self, BatchNormBackend};
 use snn_core::{FireTest, FiringRule, Lif, LifConfig, Reset, Surrogate};
 
 /// The CubeCL backend under test: CUDA when it is built, otherwise wgpu on Vulkan.
@@ -494,4 +496,85 @@ fn autodiff_fused_matches_reference() {
             }
         }
     }
+}
+
+/// The batch-norm kernels against the generic path on `x` of `dims` (`[N, C, S]` or
+/// `[N, C, H, W]`), pooled by `pool`.
+fn check_batch_norm(dims: &[usize], pool: usize, seed: u64) {
+    let mut rng = Rng32(common::Rng(seed));
+    let numel: usize = dims.iter().product();
+    let c = dims[1];
+    // Values around 2 with spread 1: the variance must not cancel against the mean.
+    let x = rng.uniform(numel, 0.5, 3.5);
+    let (weight, bias) = (rng.uniform(c, 0.5, 1.5), rng.uniform(c, -0.5, 0.5));
+    let label = format!("batch norm {dims:?} pool {pool}");
+    let eps = 1e-5;
+    let got = C::batch_norm_train(
+        upload(&x, dims),
+        upload(&weight, &[c]),
+        upload(&bias, &[c]),
+        eps,
+        pool,
+    );
+    let want = norm::generic::train_forward::<C>(
+        upload(&x, dims),
+        upload(&weight, &[c]),
+        upload(&bias, &[c]),
+        eps,
+        pool,
+    );
+    let out_shape = burn::tensor::TensorMetadata::shape(&want.output);
+    assert_eq!(
+        burn::tensor::TensorMetadata::shape(&got.output),
+        out_shape,
+        "{label}: output shape"
+    );
+    assert_grads_close(
+        &format!("{label}: output"),
+        &download(got.output),
+        &download(want.output.clone()),
+    );
+    let (mean, var) = (download(want.mean.clone()), download(want.var.clone()));
+    assert_grads_close(&format!("{label}: mean"), &download(got.mean), &mean);
+    assert_grads_close(&format!("{label}: var"), &download(got.var), &var);
+
+    let out_dims: Vec<usize> = out_shape.iter().copied().collect();
+    let g = rng.uniform(out_shape.num_elements(), -1.0, 1.0);
+    let backward = |kernel: bool| {
+        let args = (
+            upload(&x, dims),
+            upload(&weight, &[c]),
+            upload(&to_f32(&mean), &[c]),
+            upload(&to_f32(&var), &[c]),
+            upload(&g, &out_dims),
+        );
+        let grads = if kernel {
+            C::batch_norm_train_backward(args.0, args.1, args.2, args.3, eps, pool, args.4)
+        } else {
+            norm::generic::train_backward::<C>(args.0, args.1, args.2, args.3, eps, pool, args.4)
+        };
+        [
+            download(grads.input),
+            download(grads.weight),
+            download(grads.bias),
+        ]
+    };
+    let (got, want) = (backward(true), backward(false));
+    for (name, (got, want)) in ["input", "weight", "bias"]
+        .iter()
+        .zip(got.iter().zip(&want))
+    {
+        assert_grads_close(&format!("{label}: {name} gradient"), got, want);
+    }
+}
+
+#[test]
+fn batch_norm_kernels_match_generic() {
+    check_batch_norm(&[4, 3, 8, 8], 1, 31);
+    check_batch_norm(&[4, 3, 8, 8], 2, 32);
+    check_batch_norm(&[5, 7, 33], 1, 33);
+    // 150 frames of 32 x 32: 64 frames per reduction chunk, so three chunks per channel, the
+    // last one short; and 300 threads' worth of ragged output planes.
+    check_batch_norm(&[150, 3, 32, 32], 2, 34);
+    check_batch_norm(&[150, 2, 32, 32], 1, 35);
 }

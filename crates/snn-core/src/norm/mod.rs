@@ -8,7 +8,9 @@
 //! the activation twice forward and twice backward.
 //!
 //! A burn backend extension like [`crate::LifBackend`]:
-//! - the default methods compose burn tensor ops (CUDA keeps them; [`generic`]);
+//! - the default methods compose burn tensor ops ([`generic`]);
+//! - burn's CubeCL backends (`Cuda`, `Wgpu`) run the kernels of `cube` (feature `cuda` or
+//!   `vulkan`) for training; evaluation's affine map stays composed;
 //! - `Flex` runs the CPU kernels of [`cpu`] for f32 and f64, in parallel over `(frame,
 //!   channel)` planes, with the per-plane sums combined per channel in f64;
 //! - `Autodiff<B>` records one graph node for the output ([`autodiff`]); the batch mean and
@@ -16,6 +18,8 @@
 
 pub mod autodiff;
 pub mod cpu;
+#[cfg(feature = "cubecl")]
+pub mod cube;
 pub mod generic;
 
 use burn::tensor::backend::Backend;
@@ -130,6 +134,27 @@ where
     I: burn_cubecl::IntElement,
     BT: burn_cubecl::BoolElement,
 {
+    fn batch_norm_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        epsilon: f64,
+        pool: usize,
+    ) -> BatchNormTrain<Self> {
+        cube::train_forward::<R, F, I, BT>(x, weight, bias, epsilon, pool)
+    }
+
+    fn batch_norm_train_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        pool: usize,
+        grad_output: FloatTensor<Self>,
+    ) -> BatchNormGrads<Self> {
+        cube::train_backward::<R, F, I, BT>(x, weight, mean, var, epsilon, pool, grad_output)
+    }
 }
 
 /// Output of [`batch_norm_train`] (`D = 3`) and [`batch_norm_pool_train`] (`D = 4`).
