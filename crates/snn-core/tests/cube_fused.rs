@@ -3,7 +3,8 @@
 //! surrogate x reset detachment, both or either upstream gradient, with and without the decay
 //! gradient, small and large shapes, non-contiguous inputs, and one end-to-end check through
 //! `Autodiff<_>` against the reference implementation. Batch norm: forward and backward, with
-//! and without pooling, one and several reduction chunks per channel.
+//! and without pooling, one and several reduction chunks per channel. The attention's
+//! rescaling (`ScaleBackend`): forward and every gradient, with and without the ReLU.
 //!
 //! It runs on whichever CubeCL backend the features select:
 //! - `--features cuda`: burn's `Cuda`, on an NVIDIA GPU (libcuda and NVRTC are loaded at run
@@ -28,6 +29,9 @@ use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
 use snn_core::fused::{generic, LifBackend, LifForward, LifGrads};
 use snn_core::norm::{self, BatchNormBackend};
+use snn_core::scale::{
+    generic_attention_scale, generic_attention_scale_backward, ScaleBackend, ScaleGains,
+};
 use snn_core::{FireTest, FiringRule, Lif, LifConfig, Reset, Surrogate};
 
 /// The CubeCL backend under test: CUDA when it is built, otherwise wgpu on Vulkan.
@@ -577,4 +581,69 @@ fn batch_norm_kernels_match_generic() {
     // last one short; and 300 threads' worth of ragged output planes.
     check_batch_norm(&[150, 3, 32, 32], 2, 34);
     check_batch_norm(&[150, 2, 32, 32], 1, 35);
+}
+
+/// The rescaling kernels against the generic path on `x` `[T, B, C, S]`.
+fn check_attention_scale(dims: [usize; 4], relu: bool, seed: u64) {
+    let mut rng = Rng32(common::Rng(seed));
+    let [t, b, c, s] = dims;
+    let x = rng.uniform(t * b * c * s, -1.0, 1.0);
+    let gt = rng.uniform(t * b, 0.0, 1.0);
+    let gc = rng.uniform(b * c, 0.0, 1.0);
+    let gs = rng.uniform(b * s, 0.0, 1.0);
+    let g = rng.uniform(t * b * c * s, -1.0, 1.0);
+    let gains = || ScaleGains::<C> {
+        temporal: upload(&gt, &[t, b]),
+        channel: upload(&gc, &[b, c]),
+        spatial: upload(&gs, &[b, s]),
+    };
+    let label = format!("attention scale {dims:?} relu {relu}");
+    let got = download(C::attention_scale(upload(&x, &dims), gains(), relu));
+    let want = download(generic_attention_scale::<C>(
+        upload(&x, &dims),
+        gains(),
+        relu,
+    ));
+    assert_grads_close(&format!("{label}: output"), &got, &want);
+    let wants = [true; 4];
+    let got =
+        C::attention_scale_backward(upload(&x, &dims), gains(), relu, upload(&g, &dims), wants);
+    let want = generic_attention_scale_backward::<C>(
+        upload(&x, &dims),
+        gains(),
+        relu,
+        upload(&g, &dims),
+        wants,
+    );
+    for (name, got, want) in [
+        ("x", got.x, want.x),
+        ("temporal", got.temporal, want.temporal),
+        ("channel", got.channel, want.channel),
+        ("spatial", got.spatial, want.spatial),
+    ] {
+        let (got, want) = (got.expect(name), want.expect(name));
+        assert_grads_close(
+            &format!("{label}: {name} gradient"),
+            &download(got),
+            &download(want),
+        );
+    }
+    // Only the wanted gradients are computed.
+    let some = C::attention_scale_backward(
+        upload(&x, &dims),
+        gains(),
+        relu,
+        upload(&g, &dims),
+        [false, true, false, true],
+    );
+    assert!(some.x.is_none() && some.channel.is_none());
+    assert!(some.temporal.is_some() && some.spatial.is_some());
+}
+
+#[test]
+fn attention_scale_kernels_match_generic() {
+    check_attention_scale([3, 2, 5, 7], false, 41);
+    check_attention_scale([3, 2, 5, 7], true, 42);
+    // Blocks longer than a cube (C x S = 2310, T x S = 231) and ragged thread counts.
+    check_attention_scale([7, 3, 70, 33], true, 43);
 }

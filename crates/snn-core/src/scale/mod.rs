@@ -17,11 +17,15 @@
 //! and maximum over `C` of `(x * temporal) * channel`, without writing that sequence; its
 //! backward is one pass, to `x` and both gains.
 //!
-//! A burn backend extension like [`crate::LifBackend`]: the default methods are burn's ops
-//! (CUDA keeps them); `Flex` runs [`cpu`] for f32 and f64; `Autodiff<B>` records one node with
-//! the input and the three gains as parents.
+//! A burn backend extension like [`crate::LifBackend`]: the default methods are burn's ops;
+//! `Flex` runs [`cpu`] for f32 and f64; burn's CubeCL backends (`Cuda`, `Wgpu`) run the
+//! rescaling and its gradients as CubeCL kernels (`cube`; the squeeze stays composed, from
+//! those kernels and burn's reductions); `Autodiff<B>` records one node with the input and the
+//! three gains as parents.
 
 pub mod cpu;
+#[cfg(feature = "cubecl")]
+mod cube;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -153,6 +157,24 @@ where
     I: burn_cubecl::IntElement,
     BT: burn_cubecl::BoolElement,
 {
+    fn attention_scale(
+        x: FloatTensor<Self>,
+        gains: ScaleGains<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        cube::forward::<R>(x, [gains.temporal, gains.channel, gains.spatial], relu)
+    }
+
+    fn attention_scale_backward(
+        x: FloatTensor<Self>,
+        gains: ScaleGains<Self>,
+        relu: bool,
+        grad: FloatTensor<Self>,
+        wants: [bool; 4],
+    ) -> ScaleGrads<Self> {
+        let gains = [gains.temporal, gains.channel, gains.spatial];
+        cube::grads(cube::backward::<R>(x, gains, relu, grad, wants))
+    }
 }
 
 #[derive(Debug)]
