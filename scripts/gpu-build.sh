@@ -20,4 +20,6 @@ done
 strip "$DIR"/* 2>/dev/null || true
 mkdir -p gpu-pack
 tar -czf gpu-pack/bin.tgz -C "$DIR" xtask cube_fused cube_backend
+# Which code the pack holds: a later session rebuilds when HEAD or the tree differs.
+{ git rev-parse HEAD; git status --short --untracked-files=no; } >gpu-pack/commit.txt
 ls -la "$DIR" gpu-pack/bin.tgz
