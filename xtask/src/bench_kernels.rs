@@ -6,6 +6,7 @@
 //! Why: a GPU is lent for minutes at a time. One run of this finds, and checks, the kernel of
 //! each op that a training step should use, instead of one `bench train` per guess.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -60,11 +61,12 @@ pub struct KernelBenchArgs {
     /// Timed repetitions per kernel and op (median reported), after one untimed run.
     #[arg(long, default_value_t = 3)]
     reps: usize,
-    /// Stop trying further kernels after this many seconds (the ones not tried are reported
-    /// as skipped).
+    /// Stop measuring after this many seconds (what was not measured is reported as skipped;
+    /// a kernel missing a measurement is not chosen).
     #[arg(long, default_value_t = 400)]
     budget_s: u64,
-    /// Write the fastest plan (`SNN_CUBE_CONV` syntax) to this file.
+    /// Write the fastest plan (`SNN_CUBE_CONV` syntax) to this file, after each kernel (so a
+    /// sweep cut short leaves the best plan so far) and at the end.
     #[arg(long)]
     plan_out: Option<PathBuf>,
     /// Print one JSON object instead of a table.
@@ -305,9 +307,8 @@ fn sweep<I: SnnBackend>(
         ConvPrecision::Full => DType::F32,
         ConvPrecision::Bf16 => DType::BF16,
     };
-    let sync = || {
-        let _ = I::sync(&device);
-    };
+    // CubeCL reports a failed launch at the next sync: it fails the measurement.
+    let sync = || I::sync(&device).map_err(|e| anyhow::anyhow!("device error: {e:?}"));
     I::seed(&device, 7);
     // Operands and the direct kernel's results first, so that the kernels are tried one at a
     // time over every op and layer, and a spent budget leaves whole kernels out.
@@ -319,14 +320,17 @@ fn sweep<I: SnnBackend>(
         let references = ops_of(li)
             .map(|op| Ok((op, values(check.to_f32().run(op))?)))
             .collect::<Result<Vec<_>>>()?;
+        let references = references
+            .into_iter()
+            .map(|(op, values)| (op, values, RefCell::new(None)))
+            .collect::<Vec<_>>();
         cases.push((layer, check, full, references));
     }
     let started = Instant::now();
     let mut rows = Vec::new();
     for kernel in &kernels {
-        let in_budget = started.elapsed().as_secs() < args.budget_s;
         for (layer, check, full, references) in &cases {
-            for (op, reference) in references {
+            for (op, reference, baseline) in references {
                 if *kernel == ConvKernel::SplitK && *op != Op::WeightGrad {
                     continue;
                 }
@@ -339,9 +343,15 @@ fn sweep<I: SnnBackend>(
                     ms: None,
                     tflops: None,
                 };
-                if in_budget {
+                if started.elapsed().as_secs() < args.budget_s {
                     set_cube_conv_plan(op.plan(*kernel))?;
-                    measure(&mut row, check, full, reference, args.reps, &sync);
+                    let case = Case {
+                        check,
+                        full,
+                        reference,
+                        baseline,
+                    };
+                    measure(&mut row, &case, args.reps, &sync);
                     if let Some(ms) = row.ms {
                         row.tflops = Some(flops(layer, args.steps * args.batch) / ms / 1e9);
                     }
@@ -357,6 +367,10 @@ fn sweep<I: SnnBackend>(
                 );
                 rows.push(row);
             }
+        }
+        // The best plan so far, so that a sweep cut short still leaves one.
+        if let (Some(path), Ok((plan, _))) = (&args.plan_out, best_plan(&rows)) {
+            write_plan(path, &plan.to_string())?;
         }
     }
     set_cube_conv_plan(CubeConvPlan::default())?;
@@ -374,17 +388,45 @@ fn sweep<I: SnnBackend>(
     })
 }
 
-/// Checks one kernel at the check batch, then times it at the full batch.
+/// What one kernel is measured on: one op of one layer.
+struct Case<'a, I: Backend> {
+    check: &'a Operands<I>,
+    full: &'a Operands<I>,
+    /// The direct kernel's result at the check batch.
+    reference: &'a [f32],
+    /// The first correct kernel's result at the full batch, on the device: later kernels are
+    /// compared with it there (cubek chooses its tiling from the problem size, so the checked
+    /// and the timed launches can differ).
+    baseline: &'a RefCell<Option<Tensor<I, 4>>>,
+}
+
+/// `max |a - b| / max |b|` on the device (two scalars read back).
+fn device_rel_err<I: Backend>(a: Tensor<I, 4>, b: &Tensor<I, 4>) -> Result<f64> {
+    let a = a.cast(DType::F32);
+    let b = b.clone().cast(DType::F32);
+    let scalar = |t: Tensor<I, 1>| -> Result<f64> {
+        let v = t
+            .into_data()
+            .to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading a result back: {e:?}"))?;
+        Ok(v.first().copied().unwrap_or(f32::NAN) as f64)
+    };
+    let scale = scalar(b.clone().abs().max())?;
+    let diff = scalar((a - b).abs().max())?;
+    ensure!(diff.is_finite(), "non-finite result");
+    Ok(diff / scale.max(f64::MIN_POSITIVE))
+}
+
+/// Checks one kernel at the check batch, times it at the full batch, and compares the
+/// full-batch result with the baseline's.
 fn measure<I: SnnBackend>(
     row: &mut Row,
-    check: &Operands<I>,
-    full: &Operands<I>,
-    reference: &[f32],
+    case: &Case<'_, I>,
     reps: usize,
-    sync: &dyn Fn(),
+    sync: &dyn Fn() -> Result<()>,
 ) {
     let fallbacks = cube_conv_fallbacks();
-    let checked = catch_unwind(AssertUnwindSafe(|| values(check.run(row.op))));
+    let checked = catch_unwind(AssertUnwindSafe(|| values(case.check.run(row.op))));
     let got = match checked {
         Ok(Ok(got)) => got,
         Ok(Err(e)) => {
@@ -400,32 +442,57 @@ fn measure<I: SnnBackend>(
         row.status = Status::FellBack;
         return;
     }
-    let err = rel_err(&got, reference);
+    let err = rel_err(&got, case.reference);
     row.check_rel_err = Some(err);
     if err.is_nan() || err > TOLERANCE {
         row.status = Status::Wrong;
         return;
     }
-    let timed = catch_unwind(AssertUnwindSafe(|| {
+    let timed = catch_unwind(AssertUnwindSafe(|| -> Result<(f64, Tensor<I, 4>)> {
         let mut ms = Vec::with_capacity(reps);
+        let mut last = None;
         for rep in 0..=reps {
             let start = Instant::now();
-            let _ = full.run(row.op);
-            sync();
+            let out = case.full.run(row.op);
+            sync()?;
             if rep > 0 {
                 ms.push(start.elapsed().as_secs_f64() * 1e3);
             }
+            last = Some(out);
         }
-        median(ms)
+        Ok((median(ms), last.expect("at least one run")))
     }));
-    match timed {
-        Ok(ms) if cube_conv_fallbacks() == fallbacks => {
-            row.ms = Some(ms);
-            row.status = Status::Ok;
+    let (ms, out) = match timed {
+        Ok(Ok(timed)) => timed,
+        Ok(Err(e)) => {
+            row.status = Status::Failed(e.to_string());
+            return;
         }
-        Ok(_) => row.status = Status::FellBack,
-        Err(panic) => row.status = Status::Failed(panic_message(panic)),
+        Err(panic) => {
+            row.status = Status::Failed(panic_message(panic));
+            return;
+        }
+    };
+    if cube_conv_fallbacks() != fallbacks {
+        row.status = Status::FellBack;
+        return;
     }
+    let mut baseline = case.baseline.borrow_mut();
+    match baseline.as_ref().map(|b| device_rel_err(out.clone(), b)) {
+        None => *baseline = Some(out),
+        Some(Ok(err)) if err <= TOLERANCE => {}
+        Some(Ok(err)) => {
+            row.status =
+                Status::Failed(format!("full batch differs from the baseline by {err:.1e}"));
+            return;
+        }
+        Some(Err(e)) => {
+            row.status = Status::Failed(format!("full batch: {e}"));
+            return;
+        }
+    }
+    row.ms = Some(ms);
+    row.status = Status::Ok;
 }
 
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
@@ -434,6 +501,14 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "panic".into())
+}
+
+/// Writes `plan` to `path` through a temporary file, so a reader never sees half of it.
+fn write_plan(path: &std::path::Path, plan: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{plan}\n"))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The kernels `--kernels` names.
@@ -518,8 +593,7 @@ pub fn run(args: KernelBenchArgs) -> Result<()> {
     let (json, plan_out) = (args.json, args.plan_out.clone());
     let report = dispatch(args.device, KernelJob(args, kernels))?;
     if let Some(path) = plan_out {
-        std::fs::write(&path, format!("{}\n", report.best_plan))
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_plan(&path, &report.best_plan)?;
     }
     if json {
         println!("{}", serde_json::to_string(&report)?);

@@ -38,13 +38,14 @@ pub enum GemmRoutine {
     AsyncCyclic,
     /// Asynchronous copies, strided.
     AsyncStrided,
-    /// Tensor Memory Accelerator loads (Hopper and later; not for the input gradient).
+    /// Tensor Memory Accelerator loads (Hopper and later; not for the input gradient, which
+    /// falls back to direct).
     AsyncTma,
     /// Loading and computing planes, asynchronous cyclic copies.
     SpecializedCyclic,
     /// Loading and computing planes, asynchronous strided copies.
     SpecializedStrided,
-    /// Loading and computing planes, TMA loads.
+    /// Loading and computing planes, TMA loads (not for the input gradient either).
     SpecializedTma,
 }
 

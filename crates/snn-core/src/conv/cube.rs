@@ -407,6 +407,12 @@ pub(crate) fn x_backward<R: CubeRuntime>(
             ),
         ),
         ConvKernel::Direct => expect(NAME, direct()),
+        // cubek 0.2 notes that TMA loads do not work for the input gradient yet, but refuses
+        // only the simple TMA routine; both count as fallbacks here.
+        ConvKernel::Gemm(GemmRoutine::AsyncTma | GemmRoutine::SpecializedTma, _) => {
+            record_fallback();
+            expect(NAME, direct())
+        }
         ConvKernel::Gemm(routine, tile) => gemm_or_direct(
             NAME,
             || {

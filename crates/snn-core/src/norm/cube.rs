@@ -30,6 +30,8 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 
 use super::{BatchNormGrads, BatchNormTrain};
 
+/// The kernels index with 32 bits (CubeCL's default); larger tensors take the tensor-op path.
+const MAX_ELEMENTS: usize = u32::MAX as usize;
 /// Threads per cube (a power of two: the in-cube reduction halves it).
 const CUBE_SIZE: u32 = 256;
 /// Values of one channel each reducing cube covers, in whole frames: enough to keep the
@@ -334,7 +336,7 @@ where
 {
     let shape = x.shape();
     let [n, c, h, w] = dims(&shape);
-    if n * h * w == 0 || c == 0 {
+    if n * h * w == 0 || c == 0 || shape.num_elements() > MAX_ELEMENTS {
         return super::generic::train_forward::<Cube<R, F, I, BT>>(x, weight, bias, epsilon, pool);
     }
     let dtype = x.dtype;
@@ -404,7 +406,7 @@ where
 {
     let shape = x.shape();
     let [n, c, h, w] = dims(&shape);
-    if n * h * w == 0 || c == 0 {
+    if n * h * w == 0 || c == 0 || shape.num_elements() > MAX_ELEMENTS {
         return super::generic::train_backward::<Cube<R, F, I, BT>>(
             x,
             weight,

@@ -26,6 +26,9 @@ use burn_cubecl::CubeRuntime;
 
 use super::ScaleGrads;
 
+/// The kernels index with 32 bits (CubeCL's default); the caller takes the tensor-op path for
+/// larger tensors ([`fits`]).
+const MAX_ELEMENTS: usize = u32::MAX as usize;
 /// Threads per cube (a power of two: the in-cube reduction halves it).
 const CUBE_SIZE: u32 = 256;
 
@@ -259,6 +262,11 @@ fn spatial_grad_kernel<F: Float>(
 }
 
 // --- host side -------------------------------------------------------------------------------
+
+/// Whether `x` is small enough for these kernels' 32-bit indices.
+pub(crate) fn fits<R: CubeRuntime>(x: &CubeTensor<R>) -> bool {
+    x.shape().num_elements() <= MAX_ELEMENTS
+}
 
 /// `t` contiguous in `dtype`.
 fn prepare<R: CubeRuntime>(t: CubeTensor<R>, dtype: DType) -> CubeTensor<R> {

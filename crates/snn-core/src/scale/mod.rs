@@ -162,6 +162,9 @@ where
         gains: ScaleGains<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
+        if !cube::fits(&x) {
+            return generic_attention_scale::<Self>(x, gains, relu);
+        }
         cube::forward::<R>(x, [gains.temporal, gains.channel, gains.spatial], relu)
     }
 
@@ -172,6 +175,9 @@ where
         grad: FloatTensor<Self>,
         wants: [bool; 4],
     ) -> ScaleGrads<Self> {
+        if !cube::fits(&x) {
+            return generic_attention_scale_backward::<Self>(x, gains, relu, grad, wants);
+        }
         let gains = [gains.temporal, gains.channel, gains.spatial];
         cube::grads(cube::backward::<R>(x, gains, relu, grad, wants))
     }
