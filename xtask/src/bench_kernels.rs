@@ -94,14 +94,19 @@ impl Op {
         }
     }
 
+    /// This op's kernel in `plan`.
+    fn kernel_mut(self, plan: &mut CubeConvPlan) -> &mut ConvKernel {
+        match self {
+            Op::Forward => &mut plan.forward,
+            Op::InputGrad => &mut plan.input_grad,
+            Op::WeightGrad => &mut plan.weight_grad,
+        }
+    }
+
     /// The default plan with this op's kernel replaced.
     fn plan(self, kernel: ConvKernel) -> CubeConvPlan {
         let mut plan = CubeConvPlan::default();
-        match self {
-            Op::Forward => plan.forward = kernel,
-            Op::InputGrad => plan.input_grad = kernel,
-            Op::WeightGrad => plan.weight_grad = kernel,
-        }
+        *self.kernel_mut(&mut plan) = kernel;
         plan
     }
 }
@@ -425,35 +430,50 @@ fn measure<I: SnnBackend>(
     reps: usize,
     sync: &dyn Fn() -> Result<()>,
 ) {
+    row.status = match try_measure(row, case, reps, sync) {
+        Ok(()) => Status::Ok,
+        Err(status) => status,
+    };
+}
+
+/// Runs `f`, turning its error or its panic into a failed status.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T, Status> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(Status::Failed(e.to_string())),
+        Err(panic) => Err(Status::Failed(panic_message(panic))),
+    }
+}
+
+/// [`measure`], with the first thing that went wrong as the error.
+fn try_measure<I: SnnBackend>(
+    row: &mut Row,
+    case: &Case<'_, I>,
+    reps: usize,
+    sync: &dyn Fn() -> Result<()>,
+) -> Result<(), Status> {
     let fallbacks = cube_conv_fallbacks();
-    let checked = catch_unwind(AssertUnwindSafe(|| values(case.check.run(row.op))));
-    let got = match checked {
-        Ok(Ok(got)) => got,
-        Ok(Err(e)) => {
-            row.status = Status::Failed(e.to_string());
-            return;
-        }
-        Err(panic) => {
-            row.status = Status::Failed(panic_message(panic));
-            return;
+    let ran_itself = || {
+        if cube_conv_fallbacks() == fallbacks {
+            Ok(())
+        } else {
+            Err(Status::FellBack)
         }
     };
-    if cube_conv_fallbacks() != fallbacks {
-        row.status = Status::FellBack;
-        return;
-    }
+    let op = row.op;
+    let got = guarded(|| values(case.check.run(op)))?;
+    ran_itself()?;
     let err = rel_err(&got, case.reference);
     row.check_rel_err = Some(err);
     if err.is_nan() || err > TOLERANCE {
-        row.status = Status::Wrong;
-        return;
+        return Err(Status::Wrong);
     }
-    let timed = catch_unwind(AssertUnwindSafe(|| -> Result<(f64, Tensor<I, 4>)> {
+    let (ms, out) = guarded(|| {
         let mut ms = Vec::with_capacity(reps);
         let mut last = None;
         for rep in 0..=reps {
             let start = Instant::now();
-            let out = case.full.run(row.op);
+            let out = case.full.run(op);
             sync()?;
             if rep > 0 {
                 ms.push(start.elapsed().as_secs_f64() * 1e3);
@@ -461,38 +481,23 @@ fn measure<I: SnnBackend>(
             last = Some(out);
         }
         Ok((median(ms), last.expect("at least one run")))
-    }));
-    let (ms, out) = match timed {
-        Ok(Ok(timed)) => timed,
-        Ok(Err(e)) => {
-            row.status = Status::Failed(e.to_string());
-            return;
-        }
-        Err(panic) => {
-            row.status = Status::Failed(panic_message(panic));
-            return;
-        }
-    };
-    if cube_conv_fallbacks() != fallbacks {
-        row.status = Status::FellBack;
-        return;
-    }
+    })?;
+    ran_itself()?;
     let mut baseline = case.baseline.borrow_mut();
-    match baseline.as_ref().map(|b| device_rel_err(out.clone(), b)) {
+    match baseline.as_ref() {
         None => *baseline = Some(out),
-        Some(Ok(err)) if err <= TOLERANCE => {}
-        Some(Ok(err)) => {
-            row.status =
-                Status::Failed(format!("full batch differs from the baseline by {err:.1e}"));
-            return;
-        }
-        Some(Err(e)) => {
-            row.status = Status::Failed(format!("full batch: {e}"));
-            return;
+        Some(b) => {
+            let err =
+                device_rel_err(out, b).map_err(|e| Status::Failed(format!("full batch: {e}")))?;
+            if err > TOLERANCE {
+                return Err(Status::Failed(format!(
+                    "full batch differs from the baseline by {err:.1e}"
+                )));
+            }
         }
     }
     row.ms = Some(ms);
-    row.status = Status::Ok;
+    Ok(())
 }
 
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
@@ -503,12 +508,12 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-/// Writes `plan` to `path` through a temporary file, so a reader never sees half of it.
+/// Writes `plan` to `path` atomically ([`snn_train::report::write_atomic`]).
 fn write_plan(path: &std::path::Path, plan: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{plan}\n"))
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("writing {}", path.display()))
+    Ok(snn_train::report::write_atomic(
+        path,
+        format!("{plan}\n").as_bytes(),
+    )?)
 }
 
 /// The kernels `--kernels` names.
@@ -541,14 +546,11 @@ fn kernel_ms(rows: &[Row], op: Op, kernel: &str) -> Option<f64> {
 
 /// The summed time of a plan's kernels, if every one of them ran.
 fn plan_ms(rows: &[Row], plan: &CubeConvPlan) -> Option<f64> {
-    [
-        (Op::Forward, plan.forward),
-        (Op::InputGrad, plan.input_grad),
-        (Op::WeightGrad, plan.weight_grad),
-    ]
-    .into_iter()
-    .map(|(op, k)| kernel_ms(rows, op, &k.to_string()))
-    .sum()
+    let mut plan = *plan;
+    Op::ALL
+        .into_iter()
+        .map(|op| kernel_ms(rows, op, &op.kernel_mut(&mut plan).to_string()))
+        .sum()
 }
 
 /// For each op, the kernel with the least summed time over the layers among those that ran
@@ -569,12 +571,7 @@ fn best_plan(rows: &[Row]) -> Result<(CubeConvPlan, f64)> {
             .filter_map(|k| kernel_ms(rows, op, k).map(|ms| (k, ms)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .with_context(|| format!("no kernel ran the {} op correctly", op.name()))?;
-        let kernel: ConvKernel = name.parse()?;
-        match op {
-            Op::Forward => plan.forward = kernel,
-            Op::InputGrad => plan.input_grad = kernel,
-            Op::WeightGrad => plan.weight_grad = kernel,
-        }
+        *op.kernel_mut(&mut plan) = name.parse()?;
         total += ms;
     }
     Ok((plan, total))

@@ -20,6 +20,8 @@
 
 pub mod config;
 pub mod conv;
+#[cfg(feature = "cubecl")]
+mod cube_util;
 pub mod error;
 pub mod fused;
 pub mod neuron;

@@ -247,8 +247,9 @@ pub fn write_report(
     Ok(files)
 }
 
-/// Writes `bytes` to a temporary file next to `path`, then renames it over `path`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+/// Writes `bytes` to a temporary file next to `path`, then renames it over `path`, so a
+/// reader never sees half a file (the temporary file is removed on failure).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 

@@ -202,15 +202,20 @@ impl CubeConvPlan {
     /// Checks that each op's kernel can run that op: [`ConvKernel::SplitK`] is a weight
     /// gradient.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (op, kernel) in [("forward", self.forward), ("input", self.input_grad)] {
-            if kernel == ConvKernel::SplitK {
-                return Err(ConfigError::BadConvPlan {
-                    plan: self.to_string(),
-                    reason: format!("`split-k` computes weight gradients, not `{op}`"),
-                });
-            }
-        }
-        Ok(())
+        self.misuse().map_or(Ok(()), |reason| {
+            Err(ConfigError::BadConvPlan {
+                plan: self.to_string(),
+                reason,
+            })
+        })
+    }
+
+    /// Why the plan cannot run, if it cannot.
+    fn misuse(&self) -> Option<String> {
+        [("forward", self.forward), ("input", self.input_grad)]
+            .into_iter()
+            .find(|(_, kernel)| *kernel == ConvKernel::SplitK)
+            .map(|(op, _)| format!("`split-k` computes weight gradients, not `{op}`"))
     }
 }
 
@@ -266,10 +271,7 @@ impl FromStr for CubeConvPlan {
             };
             *slot = kernel;
         }
-        plan.validate().map_err(|_| {
-            bad("`split-k` computes weight gradients, not `forward` or `input`".into())
-        })?;
-        Ok(plan)
+        plan.misuse().map_or(Ok(plan), |reason| Err(bad(reason)))
     }
 }
 

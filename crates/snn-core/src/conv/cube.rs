@@ -2,7 +2,7 @@
 //! cubek's implicit GEMMs, each op with the kernel of [`cube_conv_plan`] (there is no
 //! event-driven GPU kernel yet).
 
-use burn::tensor::ops::conv::calculate_padding_out;
+use burn::tensor::ops::conv::{calculate_conv_output_size, calculate_padding_out};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, FloatTensorOps};
 use burn::tensor::{Shape, Slice, Tensor, TensorMetadata, TensorPrimitive};
 use burn_cubecl::kernel::conv::{
@@ -114,9 +114,13 @@ fn gemm_forward<R: CubeRuntime>(
     let [n, _, h, w] = x.shape().dims();
     let [c_out, _, kh, kw] = weight.shape().dims();
     let out_size = |axis: usize, size: usize, kernel: usize| {
-        (size + 2 * options.padding[axis] - options.dilation[axis] * (kernel - 1) - 1)
-            / options.stride[axis]
-            + 1
+        calculate_conv_output_size(
+            kernel,
+            options.stride[axis],
+            options.padding[axis],
+            options.dilation[axis],
+            size,
+        )
     };
     let (x, weight) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(weight));
     let out = empty_device_dtype(

@@ -22,17 +22,13 @@
 use burn::tensor::{DType, Shape, TensorMetadata};
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
-use burn_cubecl::cubecl::{calculate_cube_count_elemwise, CubeCount, CubeDim};
-use burn_cubecl::kernel::{cast, into_contiguous};
+use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeRuntime;
 
 use crate::config::{FireTest, FiringRule, Reset, Surrogate};
-
-/// Threads per cube: neurons are independent, so any size works; 256 keeps enough cubes in
-/// flight on large layers and wastes at most one partial cube on small ones.
-const CUBE_SIZE: u32 = 256;
+use crate::cube_util::{elementwise_geometry, prepare};
 
 /// Spike test, chosen at kernel compile time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -264,24 +260,8 @@ fn lif_backward_kernel<F: Float>(
 
 // --- host side -------------------------------------------------------------------------------
 
-/// `tensor` in `dtype`, contiguous (row-major, no pitch), so `[t, n]` is at `t * N + n`.
-fn prepare<R: CubeRuntime>(tensor: CubeTensor<R>, dtype: DType) -> CubeTensor<R> {
-    let tensor = if tensor.dtype == dtype {
-        tensor
-    } else {
-        cast(tensor, dtype)
-    };
-    into_contiguous(tensor)
-}
-
 fn scalar(value: f64, dtype: DType) -> InputScalar {
     InputScalar::new(value, dtype)
-}
-
-fn launch_geometry<R: CubeRuntime>(tensor: &CubeTensor<R>, neurons: usize) -> (CubeCount, CubeDim) {
-    let cube_dim = CubeDim::new_1d(CUBE_SIZE);
-    let cube_count = calculate_cube_count_elemwise(&tensor.client, neurons, cube_dim);
-    (cube_count, cube_dim)
 }
 
 /// `[steps, neurons]` of a time-first shape.
@@ -310,7 +290,7 @@ pub(crate) fn forward<R: CubeRuntime>(
         return (spikes, membrane);
     }
     let (reset, reset_value) = reset_parts(rule.reset);
-    let (cube_count, cube_dim) = launch_geometry(&input, neurons);
+    let (cube_count, cube_dim) = elementwise_geometry(&input, neurons);
     lif_forward_kernel::launch::<R>(
         &client,
         cube_count,
@@ -374,7 +354,7 @@ pub(crate) fn backward<R: CubeRuntime>(
     let grad_membrane = grad_membrane.unwrap_or_else(|| membrane.clone());
     let (reset, reset_value) = reset_parts(rule.reset);
     let (surrogate, p0, p1) = surrogate_parts(rule.surrogate);
-    let (cube_count, cube_dim) = launch_geometry(&membrane, neurons);
+    let (cube_count, cube_dim) = elementwise_geometry(&membrane, neurons);
     lif_backward_kernel::launch::<R>(
         &client,
         cube_count,

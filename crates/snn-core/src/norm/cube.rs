@@ -19,21 +19,21 @@
 //!   `dx = weight / sigma * (g / k^2 - mean(g_full) - x_hat * mean(g_full * x_hat))`, one
 //!   thread per input value (the formula of [`super::generic::train_backward`]).
 
-use burn::tensor::{DType, Shape, Tensor as BurnTensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{Shape, Tensor as BurnTensor, TensorMetadata};
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
-use burn_cubecl::cubecl::{calculate_cube_count_elemwise, CubeCount, CubeDim};
+use burn_cubecl::cubecl::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
+use super::generic::wrap;
 use super::{BatchNormGrads, BatchNormTrain};
+use crate::cube_util::{cube_sum, elementwise_geometry, prepare, CUBE_SIZE};
 
 /// The kernels index with 32 bits (CubeCL's default); larger tensors take the tensor-op path.
 const MAX_ELEMENTS: usize = u32::MAX as usize;
-/// Threads per cube (a power of two: the in-cube reduction halves it).
-const CUBE_SIZE: u32 = 256;
 /// Values of one channel each reducing cube covers, in whole frames: enough to keep the
 /// per-thread sums long, few enough that the cubes fill a GPU (120 per channel for the
 /// Gesture net's 32 x 32 layers at T 60, batch 128).
@@ -109,26 +109,11 @@ fn channel_sums_kernel<F: Float>(
         }
         i += CUBE_DIM_X as usize;
     }
-    let mut shared1 = SharedMemory::<F>::new(cube_size);
-    let mut shared2 = SharedMemory::<F>::new(cube_size);
-    shared1[unit] = acc1;
-    shared2[unit] = acc2;
-    sync_cube();
-    // A runtime value: a comptime one cannot change inside the (runtime) loop.
-    let mut stride = CUBE_DIM_X as usize / 2;
-    while stride > 0 {
-        if unit < stride {
-            let other1 = shared1[unit + stride];
-            let other2 = shared2[unit + stride];
-            shared1[unit] += other1;
-            shared2[unit] += other2;
-        }
-        sync_cube();
-        stride /= 2;
-    }
+    let total1 = cube_sum::<F>(acc1, cube_size);
+    let total2 = cube_sum::<F>(acc2, cube_size);
     if unit == 0 {
-        sum1[c * chunks + j] = shared1[0];
-        sum2[c * chunks + j] = shared2[0];
+        sum1[c * chunks + j] = total1;
+        sum2[c * chunks + j] = total2;
     }
 }
 
@@ -222,16 +207,6 @@ fn dims(shape: &Shape) -> [usize; 4] {
     }
 }
 
-fn tensor<R, F, I, BT, const D: usize>(t: CubeTensor<R>) -> BurnTensor<Cube<R, F, I, BT>, D>
-where
-    R: CubeRuntime,
-    F: FloatElement,
-    I: IntElement,
-    BT: BoolElement,
-{
-    BurnTensor::from_primitive(TensorPrimitive::Float(t))
-}
-
 fn primitive<R, F, I, BT, const D: usize>(t: BurnTensor<Cube<R, F, I, BT>, D>) -> CubeTensor<R>
 where
     R: CubeRuntime,
@@ -292,32 +267,8 @@ where
         CUBE_SIZE as usize,
         dtype.into(),
     );
-    let combine = |t| tensor::<R, F, I, BT, 2>(t).sum_dim(1).reshape([c]);
+    let combine = |t| wrap::<Cube<R, F, I, BT>, 2>(t).sum_dim(1).reshape([c]);
     [combine(sum1), combine(sum2)]
-}
-
-fn elementwise_geometry<R: CubeRuntime>(t: &CubeTensor<R>, n: usize) -> (CubeCount, CubeDim) {
-    let cube_dim = CubeDim::new_1d(CUBE_SIZE);
-    (
-        calculate_cube_count_elemwise(&t.client, n, cube_dim),
-        cube_dim,
-    )
-}
-
-/// The per-channel tensor `t` in `dtype`.
-fn as_dtype<R, F, I, BT>(t: CubeTensor<R>, dtype: DType) -> PerChannel<R, F, I, BT>
-where
-    R: CubeRuntime,
-    F: FloatElement,
-    I: IntElement,
-    BT: BoolElement,
-{
-    let t = tensor::<R, F, I, BT, 1>(t);
-    if t.dtype() == dtype {
-        t
-    } else {
-        t.cast(dtype)
-    }
 }
 
 /// Training-mode forward pass ([`super::BatchNormBackend::batch_norm_train`]).
@@ -341,8 +292,9 @@ where
     }
     let dtype = x.dtype;
     let x = into_contiguous(x);
+    let per_channel = |t| wrap::<Cube<R, F, I, BT>, 1>(prepare(t, dtype));
     // Each channel's first value, subtracted before summing.
-    let first: PerChannel<R, F, I, BT> = tensor::<R, F, I, BT, 3>(x.clone())
+    let first: PerChannel<R, F, I, BT> = wrap::<Cube<R, F, I, BT>, 3>(x.clone())
         .reshape([n, c, h * w])
         .slice([0..1, 0..c, 0..1])
         .reshape([c]);
@@ -353,8 +305,8 @@ where
     let mean = first + shifted_mean.clone();
     let var = (sum_sq.div_scalar(count) - shifted_mean.powi_scalar(2)).clamp_min(0.0);
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip();
-    let scale = as_dtype::<R, F, I, BT>(weight, dtype) * inv_std;
-    let shift = as_dtype::<R, F, I, BT>(bias, dtype) - mean.clone() * scale.clone();
+    let scale = per_channel(weight) * inv_std;
+    let shift = per_channel(bias) - mean.clone() * scale.clone();
     let out_shape = if pool > 1 {
         Shape::new([n, c, h / pool, w / pool])
     } else {
@@ -419,22 +371,16 @@ where
     }
     let dtype = x.dtype;
     let x = into_contiguous(x);
-    let grad = into_contiguous(if grad_output.dtype == dtype {
-        grad_output
-    } else {
-        burn_cubecl::kernel::cast(grad_output, dtype)
-    });
-    let mean = as_dtype::<R, F, I, BT>(mean, dtype);
-    let inv_std = as_dtype::<R, F, I, BT>(var, dtype)
-        .add_scalar(epsilon)
-        .sqrt()
-        .recip();
+    let per_channel = |t| wrap::<Cube<R, F, I, BT>, 1>(prepare(t, dtype));
+    let grad = prepare(grad_output, dtype);
+    let mean = per_channel(mean);
+    let inv_std = per_channel(var).add_scalar(epsilon).sqrt().recip();
     let [sum_g, sum_ga] =
         channel_sums::<R, F, I, BT>(&x, &grad, primitive(mean.clone()), [n, c, h, w], pool, true);
     let count = (n * h * w) as f64;
     let grad_bias = sum_g;
     let grad_weight = sum_ga * inv_std.clone();
-    let coef = as_dtype::<R, F, I, BT>(weight, dtype) * inv_std.clone();
+    let coef = per_channel(weight) * inv_std.clone();
     let mean_g = grad_bias.clone().div_scalar(count);
     let mean_gx = grad_weight.clone().div_scalar(count);
     let elements = shape.num_elements();

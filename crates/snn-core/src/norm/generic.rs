@@ -7,7 +7,7 @@ use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
 
 use super::{BatchNormGrads, BatchNormTrain};
 
-fn wrap<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
+pub(super) fn wrap<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(t))
 }
 

@@ -15,44 +15,23 @@
 //! - spatial `[B, S]`: one thread per `(b, s)` looping over `T x C` (neighbouring threads read
 //!   neighbouring values).
 
-use burn::tensor::{DType, Shape, TensorMetadata};
+use burn::tensor::{Shape, TensorMetadata};
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
-use burn_cubecl::cubecl::{calculate_cube_count_elemwise, CubeCount, CubeDim};
-use burn_cubecl::kernel::{cast, into_contiguous};
+use burn_cubecl::cubecl::{CubeCount, CubeDim};
+use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeRuntime;
 
 use super::ScaleGrads;
+use crate::cube_util::{cube_sum, elementwise_geometry, prepare, CUBE_SIZE};
 
 /// The kernels index with 32 bits (CubeCL's default); the caller takes the tensor-op path for
 /// larger tensors ([`fits`]).
 const MAX_ELEMENTS: usize = u32::MAX as usize;
-/// Threads per cube (a power of two: the in-cube reduction halves it).
-const CUBE_SIZE: u32 = 256;
 
 // --- kernels ---------------------------------------------------------------------------------
-
-/// The sum of `value` over the cube's units, valid in unit 0. Every unit must call it.
-#[cube]
-fn cube_sum<F: Float>(value: F, #[comptime] cube_size: usize) -> F {
-    let unit = UNIT_POS_X as usize;
-    let mut shared = SharedMemory::<F>::new(cube_size);
-    shared[unit] = value;
-    sync_cube();
-    // A runtime value: a comptime one cannot change inside the (runtime) loop.
-    let mut stride = CUBE_DIM_X as usize / 2;
-    while stride > 0 {
-        if unit < stride {
-            let other = shared[unit + stride];
-            shared[unit] += other;
-        }
-        sync_cube();
-        stride /= 2;
-    }
-    shared[0]
-}
 
 /// The output gradient at `i`, zeroed where the ReLU (when `relu`) cut the output, whose
 /// value `((x * gt) * gc) * gs` is recomputed.
@@ -268,19 +247,6 @@ pub(crate) fn fits<R: CubeRuntime>(x: &CubeTensor<R>) -> bool {
     x.shape().num_elements() <= MAX_ELEMENTS
 }
 
-/// `t` contiguous in `dtype`.
-fn prepare<R: CubeRuntime>(t: CubeTensor<R>, dtype: DType) -> CubeTensor<R> {
-    into_contiguous(if t.dtype == dtype { t } else { cast(t, dtype) })
-}
-
-fn elementwise<R: CubeRuntime>(t: &CubeTensor<R>, n: usize) -> (CubeCount, CubeDim) {
-    let cube_dim = CubeDim::new_1d(CUBE_SIZE);
-    (
-        calculate_cube_count_elemwise(&t.client, n, cube_dim),
-        cube_dim,
-    )
-}
-
 fn empty<R: CubeRuntime>(like: &CubeTensor<R>, dims: Vec<usize>) -> CubeTensor<R> {
     empty_device_contiguous_dtype(
         like.client.clone(),
@@ -305,7 +271,7 @@ pub(crate) fn forward<R: CubeRuntime>(
     if elements == 0 {
         return out;
     }
-    let (count, dim) = elementwise(&x, elements);
+    let (count, dim) = elementwise_geometry(&x, elements);
     scale_forward_kernel::launch::<R>(
         &x.client.clone(),
         count,
@@ -352,7 +318,7 @@ pub(crate) fn backward<R: CubeRuntime>(
     let dx = (wants[0]).then(|| {
         let dx = empty(&x, vec![t, b, c, s]);
         if elements > 0 {
-            let (count, dim) = elementwise(&x, elements);
+            let (count, dim) = elementwise_geometry(&x, elements);
             let (xa, ga, ta, ca, sa) = args();
             scale_input_grad_kernel::launch::<R>(
                 &client,
@@ -427,7 +393,7 @@ pub(crate) fn backward<R: CubeRuntime>(
     let d_spatial = wants[3].then(|| {
         let out = empty(&x, vec![b, s]);
         if b * s > 0 {
-            let (count, dim) = elementwise(&x, b * s);
+            let (count, dim) = elementwise_geometry(&x, b * s);
             let (xa, ga, ta, ca, sa) = args();
             spatial_grad_kernel::launch::<R>(
                 &client,
