@@ -4,7 +4,9 @@
 //! gradient, small and large shapes, non-contiguous inputs, and one end-to-end check through
 //! `Autodiff<_>` against the reference implementation. Batch norm: forward and backward, with
 //! and without pooling, one and several reduction chunks per channel. The attention's
-//! rescaling (`ScaleBackend`): forward and every gradient, with and without the ReLU.
+//! rescaling (`ScaleBackend`): forward and every gradient, with and without the ReLU. The
+//! attention's squeezes (`PoolBackend::mean_max`, `ScaleBackend::scaled_mean_max`): forward and
+//! backward with either or both output gradients, ties for the maximum, short and long rows.
 //!
 //! It runs on whichever CubeCL backend the features select:
 //! - `--features cuda`: burn's `Cuda`, on an NVIDIA GPU (libcuda and NVRTC are loaded at run
@@ -29,8 +31,10 @@ use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
 use snn_core::fused::{generic, LifBackend, LifForward, LifGrads};
 use snn_core::norm::{self, BatchNormBackend};
+use snn_core::pool::{generic_mean_max, generic_mean_max_backward, PoolBackend};
 use snn_core::scale::{
-    generic_attention_scale, generic_attention_scale_backward, ScaleBackend, ScaleGains,
+    generic_attention_scale, generic_attention_scale_backward, generic_scaled_mean_max,
+    ScaleBackend, ScaleGains,
 };
 use snn_core::{FireTest, FiringRule, Lif, LifConfig, Reset, Surrogate};
 
@@ -646,4 +650,144 @@ fn attention_scale_kernels_match_generic() {
     check_attention_scale([3, 2, 5, 7], true, 42);
     // Blocks longer than a cube (C x S = 2310, T x S = 231) and ragged thread counts.
     check_attention_scale([7, 3, 70, 33], true, 43);
+}
+
+/// Values on a grid of quarters in `[-2, 2]`, so that rows of a few dozen values have tied
+/// maxima (the gradient goes to the first).
+fn quantized(rng: &mut Rng32, n: usize) -> Vec<f32> {
+    rng.uniform(n, -2.0, 2.0)
+        .into_iter()
+        .map(|v| (v * 4.0).round() / 4.0)
+        .collect()
+}
+
+/// The mean/max kernels against burn's reductions, `argmax` and `scatter` on `x` `[A, R, L]`.
+fn check_mean_max(dims: [usize; 3], seed: u64) {
+    let mut rng = Rng32(common::Rng(seed));
+    let [a, r, l] = dims;
+    let x = quantized(&mut rng, a * r * l);
+    let label = format!("mean/max {dims:?}");
+    let got = C::mean_max(upload(&x, &dims));
+    let want = generic_mean_max::<C>(upload(&x, &dims));
+    assert_eq!(
+        download(got.max.clone()),
+        download(want.max),
+        "{label}: maximum"
+    );
+    assert_grads_close(
+        &format!("{label}: mean"),
+        &download(got.mean),
+        &download(want.mean),
+    );
+    let (gm, gx) = (rng.uniform(a * l, -1.0, 1.0), rng.uniform(a * l, -1.0, 1.0));
+    for (which, mean, max) in [
+        ("both", true, true),
+        ("mean", true, false),
+        ("max", false, true),
+    ] {
+        let grads = || {
+            (
+                mean.then(|| upload(&gm, &[a, l])),
+                max.then(|| upload(&gx, &[a, l])),
+            )
+        };
+        let (m, x_) = grads();
+        let got = C::mean_max_backward(upload(&x, &dims), got.max.clone(), m, x_);
+        let (m, x_) = grads();
+        let want = generic_mean_max_backward::<C>(upload(&x, &dims), got.clone(), m, x_);
+        assert_grads_close(
+            &format!("{label}: gradient ({which})"),
+            &download(got),
+            &download(want),
+        );
+    }
+}
+
+#[test]
+fn mean_max_kernels_match_generic() {
+    // CA's squeeze (`L = 1`), with rows longer than a cube; SA's (`L` long and ragged); a
+    // single row and a single reduced value.
+    check_mean_max([37, 300, 1], 51);
+    check_mean_max([6, 9, 300], 52);
+    check_mean_max([1, 5, 3], 53);
+    check_mean_max([4, 1, 7], 54);
+}
+
+/// The scaled squeeze against its composition from the generic rescaling and burn's
+/// reductions, on `x` `[T, B, C, S]`.
+fn check_scaled_mean_max(dims: [usize; 4], seed: u64) {
+    let mut rng = Rng32(common::Rng(seed));
+    let [t, b, c, s] = dims;
+    let x = quantized(&mut rng, t * b * c * s);
+    let gt = rng.uniform(t * b, 0.0, 1.0);
+    let gc = rng.uniform(b * c, 0.0, 1.0);
+    let gains = |spatial: &[f32]| ScaleGains::<C> {
+        temporal: upload(&gt, &[t, b]),
+        channel: upload(&gc, &[b, c]),
+        spatial: upload(spatial, &[b, s]),
+    };
+    let ones = vec![1.0; b * s];
+    let label = format!("scaled mean/max {dims:?}");
+    let got = C::scaled_mean_max(upload(&x, &dims), gains(&ones));
+    let want = generic_scaled_mean_max::<C>(upload(&x, &dims), gains(&ones));
+    let max = download(got.max.clone());
+    assert_eq!(max, download(want.max), "{label}: maximum");
+    assert_grads_close(
+        &format!("{label}: mean"),
+        &download(got.mean),
+        &download(want.mean),
+    );
+
+    // The reference backward: the rescaled sequence written out, burn's mean/max gradient of
+    // it, then the generic rescaling's backward.
+    let (gm, gx) = (
+        rng.uniform(t * b * s, -1.0, 1.0),
+        rng.uniform(t * b * s, -1.0, 1.0),
+    );
+    let scaled = generic_attention_scale::<C>(upload(&x, &dims), gains(&ones), false);
+    let scaled = C::float_reshape(scaled, Shape::new([t * b, c, s]));
+    let grad = generic_mean_max_backward::<C>(
+        scaled,
+        upload(&to_f32(&max), &[t * b, s]),
+        Some(upload(&gm, &[t * b, s])),
+        Some(upload(&gx, &[t * b, s])),
+    );
+    let grad = C::float_reshape(grad, Shape::new(dims));
+    let want = generic_attention_scale_backward::<C>(
+        upload(&x, &dims),
+        gains(&ones),
+        false,
+        grad,
+        [true, true, true, false],
+    );
+    // The spatial gain's values are not used: random ones must not change anything.
+    let spatial = rng.uniform(b * s, 0.0, 1.0);
+    let got = C::scaled_mean_max_backward(
+        upload(&x, &dims),
+        gains(&spatial),
+        got.max,
+        Some(upload(&gm, &[t * b, s])),
+        Some(upload(&gx, &[t * b, s])),
+        [true, true, true],
+    );
+    assert!(got.spatial.is_none(), "{label}: no spatial gradient");
+    for (name, got, want) in [
+        ("x", got.x, want.x),
+        ("temporal", got.temporal, want.temporal),
+        ("channel", got.channel, want.channel),
+    ] {
+        let (got, want) = (got.expect(name), want.expect(name));
+        assert_grads_close(
+            &format!("{label}: {name} gradient"),
+            &download(got),
+            &download(want),
+        );
+    }
+}
+
+#[test]
+fn scaled_mean_max_kernels_match_generic() {
+    check_scaled_mean_max([3, 2, 5, 7], 61);
+    // More channels than a cube has threads, ragged pixel rows.
+    check_scaled_mean_max([4, 3, 300, 33], 62);
 }

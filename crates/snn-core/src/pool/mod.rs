@@ -9,11 +9,14 @@
 //! in one pass, with a one-pass backward (burn's `mean_dim` and `max_dim` gradients each
 //! materialise full-size intermediates; together they were 12% of a TCSA training step).
 //!
-//! A burn backend extension like [`crate::LifBackend`]: the default methods are burn's ops
-//! (CUDA keeps them); `Flex` runs [`cpu`] for f32 and f64; `Autodiff<B>` records one node per
-//! output whose backward calls the inner backend's backward.
+//! A burn backend extension like [`crate::LifBackend`]: the default methods are burn's ops;
+//! `Flex` runs [`cpu`] for f32 and f64; burn's CubeCL backends (`Cuda`, `Wgpu`) run the mean
+//! and maximum as CubeCL kernels (`cube`; the pooling keeps burn's op); `Autodiff<B>` records
+//! one node per output whose backward calls the inner backend's backward.
 
 pub mod cpu;
+#[cfg(feature = "cubecl")]
+pub(crate) mod cube;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -105,6 +108,27 @@ where
     I: burn_cubecl::IntElement,
     BT: burn_cubecl::BoolElement,
 {
+    fn mean_max(x: FloatTensor<Self>) -> MeanMax<Self> {
+        let squeeze = cube::Squeeze::plain(&x);
+        if !cube::fits(&x, squeeze.reduced()) {
+            return generic_mean_max::<Self>(x);
+        }
+        let (mean, max) = cube::forward(x, &squeeze);
+        MeanMax { mean, max }
+    }
+
+    fn mean_max_backward(
+        x: FloatTensor<Self>,
+        max: FloatTensor<Self>,
+        grad_mean: Option<FloatTensor<Self>>,
+        grad_max: Option<FloatTensor<Self>>,
+    ) -> FloatTensor<Self> {
+        let squeeze = cube::Squeeze::plain(&x);
+        if !cube::fits(&x, squeeze.reduced()) {
+            return generic_mean_max_backward::<Self>(x, max, grad_mean, grad_max);
+        }
+        cube::backward(x, &squeeze, max, grad_mean, grad_max)
+    }
 }
 
 #[derive(Debug)]

@@ -19,9 +19,10 @@
 //!
 //! A burn backend extension like [`crate::LifBackend`]: the default methods are burn's ops;
 //! `Flex` runs [`cpu`] for f32 and f64; burn's CubeCL backends (`Cuda`, `Wgpu`) run the
-//! rescaling and its gradients as CubeCL kernels (`cube`; the squeeze stays composed, from
-//! those kernels and burn's reductions); `Autodiff<B>` records one node with the input and the
-//! three gains as parents.
+//! rescaling and its gradients as CubeCL kernels (`cube`), and the squeeze as the mean/max
+//! kernel of [`crate::pool`] reading the rescaled values on the fly, whose gradient the
+//! rescaling's kernels take back to `x` and the gains; `Autodiff<B>` records one node with the
+//! input and the three gains as parents.
 
 pub mod cpu;
 #[cfg(feature = "cubecl")]
@@ -180,6 +181,42 @@ where
         }
         let gains = [gains.temporal, gains.channel, gains.spatial];
         cube::grads(cube::backward::<R>(x, gains, relu, grad, wants))
+    }
+
+    fn scaled_mean_max(x: FloatTensor<Self>, gains: ScaleGains<Self>) -> MeanMax<Self> {
+        let squeeze =
+            crate::pool::cube::Squeeze::scaled(&x, gains.temporal.clone(), gains.channel.clone());
+        if !crate::pool::cube::fits(&x, squeeze.reduced()) {
+            return generic_scaled_mean_max::<Self>(x, gains);
+        }
+        let (mean, max) = crate::pool::cube::forward(x, &squeeze);
+        MeanMax { mean, max }
+    }
+
+    /// The squeeze's kernel writes the gradient with respect to `(x * temporal) * channel`,
+    /// which the rescaling's kernels (with a unit spatial gain) take to `x` and the gains.
+    fn scaled_mean_max_backward(
+        x: FloatTensor<Self>,
+        gains: ScaleGains<Self>,
+        max: FloatTensor<Self>,
+        grad_mean: Option<FloatTensor<Self>>,
+        grad_max: Option<FloatTensor<Self>>,
+        wants: [bool; 3],
+    ) -> ScaleGrads<Self> {
+        let squeeze =
+            crate::pool::cube::Squeeze::scaled(&x, gains.temporal.clone(), gains.channel.clone());
+        if !crate::pool::cube::fits(&x, squeeze.reduced()) || !cube::fits(&x) {
+            return generic_scaled_mean_max_backward::<Self>(
+                x, gains, max, grad_mean, grad_max, wants,
+            );
+        }
+        let grad = crate::pool::cube::backward(x.clone(), &squeeze, max, grad_mean, grad_max);
+        let [_, b, _, s] = x.shape().dims::<4>();
+        let gains = unit_spatial::<Self>(gains, b, s);
+        let gains = [gains.temporal, gains.channel, gains.spatial];
+        let [wx, wt, wc] = wants;
+        let [dx, dt, dc, _] = cube::backward::<R>(x, gains, false, grad, [wx, wt, wc, false]);
+        cube::grads([dx, dt, dc, None])
     }
 }
 
