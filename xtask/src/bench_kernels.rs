@@ -26,10 +26,12 @@ use crate::bench::median;
 use crate::device::{dispatch, DeviceKind, Job};
 
 /// The kernels tried when `--kernels` is not given, in the order tried (a spent budget drops
-/// the last): burn-cubecl's implicit GEMM (the current default), split-K, then the routines
-/// burn's autotuner would consider (asynchronous and TMA loads, each with its usual tile
-/// kind), then the specialised ones.
-const DEFAULT_KERNELS: &str = "gemm-sync-cyclic-cmma,split-k,gemm-async-cyclic-cmma,\
+/// the last): burn-cubecl's implicit GEMM (the current default), split-K with three chunk
+/// lengths (weight gradients only, so they are quick), then the routines burn's autotuner
+/// would consider (asynchronous and TMA loads, each with its usual tile kind), then the
+/// specialised ones.
+const DEFAULT_KERNELS: &str = "gemm-sync-cyclic-cmma,split-k,split-k-16k,split-k-4k,\
+    gemm-async-cyclic-cmma,\
     gemm-async-strided-mma,gemm-sync-strided-mma,gemm-async-tma-cmma,gemm-async-tma-mma,\
     gemm-specialized-cyclic-cmma,gemm-specialized-cyclic-mma,gemm-specialized-tma-cmma,\
     gemm-specialized-tma-mma";
@@ -54,8 +56,8 @@ pub struct KernelBenchArgs {
     /// the convolutions).
     #[arg(long, default_value_t = ConvPrecision::Full)]
     precision: ConvPrecision,
-    /// Comma-separated kernel names (`gemm-<routine>-<tile>`, `split-k`, `direct`, `burn`), or
-    /// `all`.
+    /// Comma-separated kernel names (`gemm-<routine>-<tile>`, `split-k`, `split-k-<n>k`,
+    /// `direct`, `burn`), or `all`.
     #[arg(long, default_value = DEFAULT_KERNELS)]
     kernels: String,
     /// Timed repetitions per kernel and op (median reported), after one untimed run.
@@ -336,7 +338,7 @@ fn sweep<I: SnnBackend>(
     for kernel in &kernels {
         for (layer, check, full, references) in &cases {
             for (op, reference, baseline) in references {
-                if *kernel == ConvKernel::SplitK && *op != Op::WeightGrad {
+                if kernel.is_split_k() && *op != Op::WeightGrad {
                     continue;
                 }
                 let mut row = Row {
@@ -682,11 +684,11 @@ mod tests {
 
     #[test]
     fn kernel_lists_parse() {
-        assert_eq!(parse_kernels(DEFAULT_KERNELS).unwrap().len(), 11);
+        assert_eq!(parse_kernels(DEFAULT_KERNELS).unwrap().len(), 13);
         assert_eq!(parse_kernels("all").unwrap(), ConvKernel::all());
         assert_eq!(
             parse_kernels("direct, split-k").unwrap(),
-            vec![ConvKernel::Direct, ConvKernel::SplitK]
+            vec![ConvKernel::Direct, ConvKernel::SPLIT_K]
         );
         assert!(parse_kernels("fast").is_err());
         assert!(parse_kernels(" , ").is_err());

@@ -5,7 +5,7 @@
 use burn::backend::Flex;
 use burn::tensor::ops::{ConvOptions, ModuleOps};
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
-use snn_core::conv::split_k::{chunks_for, weight_grad_split_k};
+use snn_core::conv::split_k::{chunks_for, weight_grad_split_k, CHUNK_LEN};
 
 mod common;
 
@@ -67,5 +67,5 @@ fn split_k_weight_gradient_matches_burns() {
             );
         }
     }
-    assert_eq!(chunks_for(6, 64), 1);
+    assert_eq!(chunks_for(6, 64, CHUNK_LEN), 1);
 }

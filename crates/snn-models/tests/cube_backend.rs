@@ -41,7 +41,7 @@ fn every_fixture_matches_the_official_code_on_a_cubecl_backend() {
         common::check::<B>(name, DType::F32, 1e-4);
     }
     // The other plans on the net with every attention block.
-    let mixed: CubeConvPlan = "forward=direct,input=gemm-async-cyclic-mma,weight=split-k"
+    let mixed: CubeConvPlan = "forward=direct,input=gemm-async-cyclic-mma,weight=split-k-4k"
         .parse()
         .unwrap();
     let mut plans: Vec<CubeConvPlan> = vec![

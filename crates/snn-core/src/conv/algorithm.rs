@@ -94,7 +94,8 @@ impl GemmTile {
 }
 
 /// How one convolution op (forward, input gradient or weight gradient) runs on a CubeCL
-/// backend. Named `burn`, `direct`, `split-k` or `gemm-<routine>-<tile>` (e.g.
+/// backend. Named `burn`, `direct`, `split-k` (chunks of 64 k positions), `split-k-<n>k`
+/// (chunks of `n` k positions, a power of two: `split-k-16k`) or `gemm-<routine>-<tile>` (e.g.
 /// `gemm-async-cyclic-mma`); `gemm` alone is [`ConvKernel::GEMM`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
@@ -109,24 +110,38 @@ pub enum ConvKernel {
     Gemm(GemmRoutine, GemmTile),
     /// Weight gradient only: batched matrix products over chunks of frames, then summed
     /// ([`super::split_k`]); the reduction over every position of every frame is long and the
-    /// output small, which a single GEMM runs on a fraction of a GPU.
-    SplitK,
+    /// output small, which a single GEMM runs on a fraction of a GPU. The value is the base-2
+    /// logarithm of the positions a chunk aims at ([`super::split_k::chunks_for`]): shorter
+    /// chunks make more products side by side, longer ones fewer partial sums.
+    SplitK(u8),
 }
 
 impl ConvKernel {
     /// burn-cubecl's implicit GEMM (`ConvStrategy::ImplicitGemm`): synchronous cyclic loads,
     /// CMMA tiles.
     pub const GEMM: ConvKernel = ConvKernel::Gemm(GemmRoutine::SyncCyclic, GemmTile::Cmma);
+    /// Split-K with chunks of 64 k positions (`split-k`).
+    pub const SPLIT_K: ConvKernel = ConvKernel::SplitK(16);
+    /// The chunk lengths split-K is offered with (base-2 logarithms): 4 k to 256 k positions.
+    pub const SPLIT_K_CHUNKS: [u8; 4] = [12, 14, 16, 18];
 
-    /// Every kernel: `burn`, `direct`, `split-k`, then the implicit GEMMs by routine and tile.
+    /// Whether this is a split-K kernel (any chunk length).
+    pub fn is_split_k(self) -> bool {
+        matches!(self, ConvKernel::SplitK(_))
+    }
+
+    /// Every kernel: `burn`, `direct`, split-K by chunk length, then the implicit GEMMs by
+    /// routine and tile.
     pub fn all() -> Vec<ConvKernel> {
         let gemms = GemmRoutine::ALL.into_iter().flat_map(|r| {
             GemmTile::ALL
                 .into_iter()
                 .map(move |t| ConvKernel::Gemm(r, t))
         });
-        [ConvKernel::Burn, ConvKernel::Direct, ConvKernel::SplitK]
+        let split_k = Self::SPLIT_K_CHUNKS.into_iter().map(ConvKernel::SplitK);
+        [ConvKernel::Burn, ConvKernel::Direct]
             .into_iter()
+            .chain(split_k)
             .chain(gemms)
             .collect()
     }
@@ -137,7 +152,8 @@ impl fmt::Display for ConvKernel {
         match self {
             ConvKernel::Burn => f.write_str("burn"),
             ConvKernel::Direct => f.write_str("direct"),
-            ConvKernel::SplitK => f.write_str("split-k"),
+            ConvKernel::SplitK(16) => f.write_str("split-k"),
+            ConvKernel::SplitK(log2) => write!(f, "split-k-{}k", 1u64 << log2.saturating_sub(10)),
             ConvKernel::Gemm(r, t) => write!(
                 f,
                 "gemm-{}-{}",
@@ -155,6 +171,9 @@ impl FromStr for ConvKernel {
         if s.trim().eq_ignore_ascii_case("gemm") {
             return Ok(ConvKernel::GEMM);
         }
+        if s.trim().eq_ignore_ascii_case("split-k-64k") {
+            return Ok(ConvKernel::SPLIT_K);
+        }
         let all = ConvKernel::all();
         all.iter()
             .find(|k| k.to_string().eq_ignore_ascii_case(s.trim()))
@@ -165,7 +184,7 @@ impl FromStr for ConvKernel {
                 expected: all
                     .iter()
                     .map(ToString::to_string)
-                    .chain(["gemm".to_owned()])
+                    .chain(["gemm".to_owned(), "split-k-64k".to_owned()])
                     .collect::<Vec<_>>()
                     .join(", "),
             })
@@ -214,8 +233,8 @@ impl CubeConvPlan {
     fn misuse(&self) -> Option<String> {
         [("forward", self.forward), ("input", self.input_grad)]
             .into_iter()
-            .find(|(_, kernel)| *kernel == ConvKernel::SplitK)
-            .map(|(op, _)| format!("`split-k` computes weight gradients, not `{op}`"))
+            .find(|(_, kernel)| kernel.is_split_k())
+            .map(|(op, kernel)| format!("`{kernel}` computes weight gradients, not `{op}`"))
     }
 }
 
@@ -286,7 +305,7 @@ pub enum CubeConvAlgorithm {
     /// [`ConvKernel::GEMM`] for every op; the default.
     #[default]
     ImplicitGemm,
-    /// [`ConvKernel::GEMM`], except for the weight gradient: [`ConvKernel::SplitK`].
+    /// [`ConvKernel::GEMM`], except for the weight gradient: [`ConvKernel::SPLIT_K`].
     ImplicitGemmSplitK,
 }
 
@@ -310,7 +329,7 @@ impl CubeConvAlgorithm {
             Self::Direct => CubeConvPlan::uniform(ConvKernel::Direct),
             Self::ImplicitGemm => CubeConvPlan::uniform(ConvKernel::GEMM),
             Self::ImplicitGemmSplitK => CubeConvPlan {
-                weight_grad: ConvKernel::SplitK,
+                weight_grad: ConvKernel::SPLIT_K,
                 ..CubeConvPlan::uniform(ConvKernel::GEMM)
             },
         }
@@ -404,7 +423,7 @@ mod tests {
     #[test]
     fn kernel_names_round_trip() {
         let all = ConvKernel::all();
-        assert_eq!(all.len(), 3 + 9 * 2);
+        assert_eq!(all.len(), 2 + 4 + 9 * 2);
         for (i, routine) in GemmRoutine::ALL.into_iter().enumerate() {
             assert_eq!(routine as usize, i);
         }
@@ -414,6 +433,12 @@ mod tests {
         let names: std::collections::HashSet<String> = all.iter().map(|k| k.to_string()).collect();
         assert_eq!(names.len(), all.len(), "names are distinct");
         assert_eq!("GEMM".parse(), Ok(ConvKernel::GEMM));
+        assert_eq!(ConvKernel::SPLIT_K.to_string(), "split-k");
+        assert_eq!("split-k-64k".parse(), Ok(ConvKernel::SPLIT_K));
+        assert_eq!("split-k-16k".parse(), Ok(ConvKernel::SplitK(14)));
+        assert_eq!(ConvKernel::SplitK(18).to_string(), "split-k-256k");
+        assert!(ConvKernel::SplitK(12).is_split_k() && !ConvKernel::GEMM.is_split_k());
+        assert!("split-k-3k".parse::<ConvKernel>().is_err());
         assert_eq!(ConvKernel::GEMM.to_string(), "gemm-sync-cyclic-cmma");
         assert_eq!(
             "gemm-specialized-tma-mma".parse(),
@@ -433,7 +458,7 @@ mod tests {
             CubeConvPlan {
                 forward: ConvKernel::Gemm(GemmRoutine::AsyncCyclic, GemmTile::Mma),
                 input_grad: ConvKernel::GEMM,
-                weight_grad: ConvKernel::SplitK,
+                weight_grad: ConvKernel::SPLIT_K,
             }
         );
         assert_eq!(
@@ -445,7 +470,12 @@ mod tests {
         let usual: CubeConvPlan = "weight=split-k".parse().unwrap();
         assert_eq!(usual.to_string(), "implicit-gemm-split-k");
 
-        for bad in ["forward=split-k", "input=split-k", "bias=direct", "forward"] {
+        for bad in [
+            "forward=split-k",
+            "input=split-k-16k",
+            "bias=direct",
+            "forward",
+        ] {
             let err = bad.parse::<CubeConvPlan>().unwrap_err();
             assert!(
                 matches!(
@@ -459,7 +489,7 @@ mod tests {
         assert!(err.to_string().contains("weight gradients"), "{err}");
         let err = "input=tiled".parse::<CubeConvPlan>().unwrap_err();
         assert!(err.to_string().contains("`tiled`"), "{err}");
-        assert!(set_cube_conv_plan(CubeConvPlan::uniform(ConvKernel::SplitK)).is_err());
+        assert!(set_cube_conv_plan(CubeConvPlan::uniform(ConvKernel::SPLIT_K)).is_err());
     }
 
     #[test]

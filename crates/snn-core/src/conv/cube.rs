@@ -253,7 +253,7 @@ pub(crate) fn conv2d<R: CubeRuntime>(
             },
             || with(ConvStrategy::Direct),
         ),
-        ConvKernel::SplitK => unreachable!("{SPLIT_K_ELSEWHERE}"),
+        ConvKernel::SplitK(_) => unreachable!("{SPLIT_K_ELSEWHERE}"),
     }
 }
 
@@ -320,7 +320,7 @@ where
         // Grouped convolutions keep burn-cubecl's own scheme, which handles groups.
         ConvKernel::Direct if options.groups != 1 => expect(NAME, burn_direct()),
         ConvKernel::Direct => expect(NAME, direct()),
-        ConvKernel::SplitK if options.groups == 1 => {
+        ConvKernel::SplitK(log2) if options.groups == 1 => {
             let tensor = |t: CubeTensor<R>| {
                 Tensor::<Cube<R, F, I, BT>, 4>::from_primitive(TensorPrimitive::Float(t))
             };
@@ -332,12 +332,16 @@ where
                 tensor(output_grad),
                 [kh, kw],
                 &options,
-                chunks_for(n, oh * ow),
+                chunks_for(
+                    n,
+                    oh * ow,
+                    1usize.checked_shl(log2.into()).unwrap_or(usize::MAX),
+                ),
             )
             .into_primitive()
             .tensor()
         }
-        ConvKernel::SplitK => expect(NAME, burn_direct()),
+        ConvKernel::SplitK(_) => expect(NAME, burn_direct()),
         ConvKernel::Gemm(routine, tile) => gemm_or_direct(
             NAME,
             || {
@@ -430,6 +434,6 @@ pub(crate) fn x_backward<R: CubeRuntime>(
             },
             direct,
         ),
-        ConvKernel::SplitK => unreachable!("{SPLIT_K_ELSEWHERE}"),
+        ConvKernel::SplitK(_) => unreachable!("{SPLIT_K_ELSEWHERE}"),
     }
 }
