@@ -10,8 +10,12 @@ use snn_train::checkpoint::save_event_net;
 
 #[test]
 fn eval_reports_accuracy_confusion_rates_and_energy() {
-    let dir = std::env::temp_dir().join(format!("snn-xtask-eval-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    // Removed when the test ends, also when it fails.
+    let tmp = tempfile::Builder::new()
+        .prefix("snn-xtask-eval-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let data = dir.join("data");
     SyntheticGestures {
         train_trials: 1,

@@ -31,8 +31,12 @@ fn export(checkpoint: &Path, out: &Path, extra: &[&str]) -> std::process::Output
 
 #[test]
 fn export_writes_a_model_and_a_sample_that_agree_in_tract() {
-    let dir = std::env::temp_dir().join(format!("snn-xtask-export-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    // Removed when the test ends, also when it fails.
+    let tmp = tempfile::Builder::new()
+        .prefix("snn-xtask-export-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let data = dir.join("data");
     SyntheticGestures {
         train_trials: 1,

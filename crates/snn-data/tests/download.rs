@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use snn_data::download::{
@@ -13,11 +12,12 @@ use snn_data::download::{
     RemoteFile,
 };
 
-fn temp_root(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("snn-download-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory for one test, removed when it is dropped (also when the test fails).
+fn temp_root(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("snn-download-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// A tiny HTTP/1.1 file server. Files listed in `cut_once` are cut after half their bytes on
@@ -205,11 +205,12 @@ fn interrupted_download_resumes_verifies_and_extracts_once() {
         ],
         "",
     );
-    let root = temp_root("resume");
+    let root_dir = temp_root("resume");
+    let root = root_dir.path();
     let options = local();
 
     // First run: the server cuts a.zip in half.
-    let err = fetch(&manifest, &root, &options, &mut quiet()).unwrap_err();
+    let err = fetch(&manifest, root, &options, &mut quiet()).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, DownloadError::Network { .. }), "{msg}");
     assert!(msg.contains("resume") && msg.contains("a.zip"), "{msg}");
@@ -224,7 +225,7 @@ fn interrupted_download_resumes_verifies_and_extracts_once() {
 
     // Second run: resumes from the half with a range request, then verifies and extracts.
     let mut events = Vec::new();
-    let report = fetch(&manifest, &root, &options, &mut |p| {
+    let report = fetch(&manifest, root, &options, &mut |p| {
         events.push((p.file.to_owned(), p.phase))
     })
     .unwrap();
@@ -255,7 +256,7 @@ fn interrupted_download_resumes_verifies_and_extracts_once() {
 
     // Third run: nothing to fetch or extract; the archives are verified again.
     let served = server.ranges.lock().unwrap().len();
-    let report = fetch(&manifest, &root, &options, &mut quiet()).unwrap();
+    let report = fetch(&manifest, root, &options, &mut quiet()).unwrap();
     assert!(report.downloaded.is_empty() && report.extracted.is_empty());
     assert_eq!(report.verified.len(), 2);
     assert_eq!(server.ranges.lock().unwrap().len(), served);
@@ -272,14 +273,9 @@ fn a_wrong_checksum_is_refused_and_moved_aside() {
         Extract::Zip,
     );
     file.md5 = Some(md5_of(b"the real thing"));
-    let root = temp_root("checksum");
-    let err = fetch(
-        &test_manifest(vec![file], ""),
-        &root,
-        &local(),
-        &mut quiet(),
-    )
-    .unwrap_err();
+    let root_dir = temp_root("checksum");
+    let root = root_dir.path();
+    let err = fetch(&test_manifest(vec![file], ""), root, &local(), &mut quiet()).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, DownloadError::Checksum { .. }), "{msg}");
     assert!(
@@ -296,11 +292,12 @@ fn offline_and_missing_files_say_what_to_do() {
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/gone.zip", closed.local_addr().unwrap());
     drop(closed);
-    let root = temp_root("offline");
+    let root_dir = temp_root("offline");
+    let root = root_dir.path();
     let file = remote("gone.zip", vec![url.clone()], b"x", Extract::Zip);
     let err = fetch(
         &test_manifest(vec![file.clone()], ""),
-        &root,
+        root,
         &local(),
         &mut quiet(),
     )
@@ -320,7 +317,7 @@ fn offline_and_missing_files_say_what_to_do() {
     );
     let msg = fetch(
         &test_manifest(vec![missing], ""),
-        &root,
+        root,
         &local(),
         &mut quiet(),
     )
@@ -334,8 +331,9 @@ fn offline_and_missing_files_say_what_to_do() {
         vec![remote("box.tar.gz", vec![], &tgz, Extract::TarGz)],
         "download it from the Box folder",
     );
-    let root = temp_root("manual");
-    let msg = fetch(&manual, &root, &local(), &mut quiet())
+    let root_dir = temp_root("manual");
+    let root = root_dir.path();
+    let msg = fetch(&manual, root, &local(), &mut quiet())
         .unwrap_err()
         .to_string();
     assert!(
@@ -347,14 +345,15 @@ fn offline_and_missing_files_say_what_to_do() {
         "{msg}"
     );
     std::fs::write(root.join("download/box.tar.gz"), &tgz).unwrap();
-    let report = fetch(&manual, &root, &local(), &mut quiet()).unwrap();
+    let report = fetch(&manual, root, &local(), &mut quiet()).unwrap();
     assert_eq!(report.extracted, ["box.tar.gz"]);
     assert_eq!(std::fs::read(root.join("Data/a.txt")).unwrap(), b"a");
 }
 
 #[test]
 fn archives_cannot_write_outside_the_root() {
-    let root = temp_root("slip");
+    let root_dir = temp_root("slip");
+    let root = root_dir.path();
     let evil = root.join("evil.zip");
     std::fs::write(&evil, zip_bytes(&[("../outside.txt", b"x")])).unwrap();
     let err = extract(&evil, Extract::Zip, &root.join("data"), &mut quiet()).unwrap_err();
@@ -363,13 +362,14 @@ fn archives_cannot_write_outside_the_root() {
 
     let broken = root.join("broken.tar.gz");
     std::fs::write(&broken, b"\x1f\x8b garbage").unwrap();
-    let err = extract(&broken, Extract::TarGz, &root, &mut quiet()).unwrap_err();
+    let err = extract(&broken, Extract::TarGz, root, &mut quiet()).unwrap_err();
     assert!(err.to_string().contains("broken.tar.gz"), "{err}");
 }
 
 #[test]
 fn imagenet_style_nested_tars_become_class_folders() {
-    let root = temp_root("nested");
+    let root_dir = temp_root("nested");
+    let root = root_dir.path();
     let inner_a = tar_bytes(&[("n01_1.JPEG", b"a1"), ("n01_2.JPEG", b"a2")]);
     let inner_b = tar_bytes(&[("n02_1.JPEG", b"b1")]);
     let outer = root.join("train.tar");
@@ -378,13 +378,7 @@ fn imagenet_style_nested_tars_become_class_folders() {
         tar_bytes(&[("n01.tar", &inner_a), ("n02.tar", &inner_b)]),
     )
     .unwrap();
-    extract(
-        &outer,
-        Extract::NestedTarsInto("train"),
-        &root,
-        &mut quiet(),
-    )
-    .unwrap();
+    extract(&outer, Extract::NestedTarsInto("train"), root, &mut quiet()).unwrap();
     assert_eq!(
         std::fs::read(root.join("train/n01/n01_2.JPEG")).unwrap(),
         b"a2"
@@ -395,7 +389,7 @@ fn imagenet_style_nested_tars_become_class_folders() {
     );
     let flat = root.join("val.tar");
     std::fs::write(&flat, tar_bytes(&[("v_1.JPEG", b"v")])).unwrap();
-    extract(&flat, Extract::TarInto("val"), &root, &mut quiet()).unwrap();
+    extract(&flat, Extract::TarInto("val"), root, &mut quiet()).unwrap();
     assert_eq!(std::fs::read(root.join("val/v_1.JPEG")).unwrap(), b"v");
 }
 
@@ -429,8 +423,9 @@ fn built_in_manifests_are_well_formed() {
     assert!(msg.contains("gesture") && msg.contains("nmnist"), "{msg}");
 
     // Baidu-only data: the instructions, with the share codes.
-    let root = temp_root("gait");
-    let msg = fetch(&manifest("gait").unwrap(), &root, &local(), &mut quiet())
+    let root_dir = temp_root("gait");
+    let root = root_dir.path();
+    let msg = fetch(&manifest("gait").unwrap(), root, &local(), &mut quiet())
         .unwrap_err()
         .to_string();
     assert!(msg.contains("mk55") && msg.contains("ih83"), "{msg}");
@@ -438,7 +433,8 @@ fn built_in_manifests_are_well_formed() {
 
 #[test]
 fn md5_matches_a_known_value() {
-    let root = temp_root("md5");
+    let root_dir = temp_root("md5");
+    let root = root_dir.path();
     let path = root.join("abc");
     std::fs::write(&path, b"abc").unwrap();
     assert_eq!(
@@ -451,7 +447,8 @@ fn md5_matches_a_known_value() {
 fn a_resume_at_the_wrong_offset_is_refused() {
     let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
     let server = serve(HashMap::from([("/skew.bin".to_owned(), data.clone())]), &[]);
-    let root = temp_root("skew");
+    let root_dir = temp_root("skew");
+    let root = root_dir.path();
     std::fs::create_dir_all(root.join("download")).unwrap();
     std::fs::write(root.join("download/skew.bin.part"), &data[..100]).unwrap();
     let file = remote(
@@ -462,7 +459,7 @@ fn a_resume_at_the_wrong_offset_is_refused() {
     );
     let msg = fetch(
         &test_manifest(vec![file.clone()], ""),
-        &root,
+        root,
         &local(),
         &mut quiet(),
     )
@@ -471,13 +468,7 @@ fn a_resume_at_the_wrong_offset_is_refused() {
     assert!(msg.contains("instead of byte 100"), "{msg}");
     assert!(!root.join("download/skew.bin.part").exists());
     // From scratch (no part), the whole file arrives and verifies.
-    let report = fetch(
-        &test_manifest(vec![file], ""),
-        &root,
-        &local(),
-        &mut quiet(),
-    )
-    .unwrap();
+    let report = fetch(&test_manifest(vec![file], ""), root, &local(), &mut quiet()).unwrap();
     assert_eq!(report.downloaded, ["skew.bin"]);
     assert_eq!(std::fs::read(root.join("download/skew.bin")).unwrap(), data);
 }

@@ -1,7 +1,7 @@
 //! ImageNet layouts, decoding and transforms on small generated images (JPEG, PNG disguised
 //! as JPEG, greyscale), so the real code paths run without the 150 GB dataset.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image::{GrayImage, ImageFormat, Luma, Rgb, RgbImage};
 use proptest::prelude::*;
@@ -11,11 +11,12 @@ use snn_data::imagenet::{
 use snn_data::loader::sample_rng;
 use snn_data::DataError;
 
-fn temp_root(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("snn-imagenet-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory for one test, removed when it is dropped (also when the test fails).
+fn temp_root(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("snn-imagenet-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// An image whose red channel encodes x and green encodes y, so crops can be located.
@@ -72,9 +73,10 @@ fn val_wnid(i: u32) -> &'static str {
 
 #[test]
 fn train_folders_give_sorted_classes_and_skip_non_images() {
-    let root = temp_root("train");
-    build(&root, true);
-    let data = ImageNet::open(&root, ImageNetSplit::Train).unwrap();
+    let root_dir = temp_root("train");
+    let root = root_dir.path();
+    build(root, true);
+    let data = ImageNet::open(root, ImageNetSplit::Train).unwrap();
     assert_eq!(data.classes, CLASSES);
     let labels: Vec<usize> = data.samples.iter().map(|s| s.label).collect();
     assert_eq!(labels, [0, 0, 1, 1, 2, 2, 2]);
@@ -86,12 +88,14 @@ fn train_folders_give_sorted_classes_and_skip_non_images() {
 
 #[test]
 fn val_layouts_agree() {
-    let folders = temp_root("val-folders");
-    build(&folders, true);
-    let by_folder = ImageNet::open(&folders, ImageNetSplit::Val).unwrap();
+    let folders_dir = temp_root("val-folders");
+    let folders = folders_dir.path();
+    build(folders, true);
+    let by_folder = ImageNet::open(folders, ImageNetSplit::Val).unwrap();
 
-    let kaggle = temp_root("val-kaggle");
-    build(&kaggle, false);
+    let kaggle_dir = temp_root("val-kaggle");
+    let kaggle = kaggle_dir.path();
+    build(kaggle, false);
     let mut csv = String::from("ImageId,PredictionString\n");
     for i in (1..=4u32).rev() {
         csv += &format!(
@@ -101,13 +105,14 @@ fn val_layouts_agree() {
         );
     }
     std::fs::write(kaggle.join(FLAT_VAL_LABEL_FILES[0]), csv).unwrap();
-    let by_csv = ImageNet::open(&kaggle, ImageNetSplit::Val).unwrap();
+    let by_csv = ImageNet::open(kaggle, ImageNetSplit::Val).unwrap();
 
-    let lines = temp_root("val-lines");
-    build(&lines, false);
+    let lines_dir = temp_root("val-lines");
+    let lines = lines_dir.path();
+    build(lines, false);
     let text: String = (1..=4u32).map(|i| format!("{}\n", val_wnid(i))).collect();
     std::fs::write(lines.join(FLAT_VAL_LABEL_FILES[1]), text).unwrap();
-    let by_lines = ImageNet::open(&lines, ImageNetSplit::Val).unwrap();
+    let by_lines = ImageNet::open(lines, ImageNetSplit::Val).unwrap();
 
     let mut folder_labels: Vec<(String, usize)> = by_folder
         .samples
@@ -139,25 +144,26 @@ fn val_layouts_agree() {
 
 #[test]
 fn bad_layouts_say_what_is_wrong() {
-    let root = temp_root("bad");
-    build(&root, false);
-    let err = ImageNet::open(&root, ImageNetSplit::Val).unwrap_err();
+    let root_dir = temp_root("bad");
+    let root = root_dir.path();
+    build(root, false);
+    let err = ImageNet::open(root, ImageNetSplit::Val).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("LOC_val_solution.csv"), "{msg}");
 
     std::fs::write(root.join("ILSVRC2012_validation_ground_truth.txt"), "490\n").unwrap();
-    let msg = ImageNet::open(&root, ImageNetSplit::Val)
+    let msg = ImageNet::open(root, ImageNetSplit::Val)
         .unwrap_err()
         .to_string();
     assert!(msg.contains("meta.mat"), "{msg}");
 
     // A label count that does not match the images names the file.
     std::fs::write(root.join("val_wnids.txt"), "n01440764\n").unwrap();
-    let err = ImageNet::open(&root, ImageNetSplit::Val).unwrap_err();
+    let err = ImageNet::open(root, ImageNetSplit::Val).unwrap_err();
     assert!(matches!(err, DataError::Text { .. }), "{err}");
     assert!(err.to_string().contains("val_wnids.txt"));
     std::fs::write(root.join("val_wnids.txt"), "n0144x764\n".repeat(4)).unwrap();
-    let msg = ImageNet::open(&root, ImageNetSplit::Val)
+    let msg = ImageNet::open(root, ImageNetSplit::Val)
         .unwrap_err()
         .to_string();
     assert!(
@@ -167,19 +173,20 @@ fn bad_layouts_say_what_is_wrong() {
 
     // A val class missing from train.
     std::fs::write(root.join("val_wnids.txt"), "n09999999\n".repeat(4)).unwrap();
-    let msg = ImageNet::open(&root, ImageNetSplit::Val)
+    let msg = ImageNet::open(root, ImageNetSplit::Val)
         .unwrap_err()
         .to_string();
     assert!(msg.contains("n09999999"), "{msg}");
 
     // An empty class folder, and no train folder at all.
     std::fs::create_dir_all(root.join("train/n02000000")).unwrap();
-    let msg = ImageNet::open(&root, ImageNetSplit::Train)
+    let msg = ImageNet::open(root, ImageNetSplit::Train)
         .unwrap_err()
         .to_string();
     assert!(msg.contains("n02000000"), "{msg}");
-    let empty = temp_root("empty");
-    let msg = ImageNet::open(&empty, ImageNetSplit::Train)
+    let empty_dir = temp_root("empty");
+    let empty = empty_dir.path();
+    let msg = ImageNet::open(empty, ImageNetSplit::Train)
         .unwrap_err()
         .to_string();
     assert!(msg.contains("train"), "{msg}");
@@ -187,8 +194,9 @@ fn bad_layouts_say_what_is_wrong() {
 
 #[test]
 fn decoding_sniffs_the_format_and_names_broken_files() {
-    let root = temp_root("decode");
-    build(&root, true);
+    let root_dir = temp_root("decode");
+    let root = root_dir.path();
+    build(root, true);
     let png_named_jpeg = root.join("train").join(CLASSES[0]).join("n01440764_2.JPEG");
     let image = decode_rgb(&png_named_jpeg).unwrap();
     assert_eq!(image, coordinate_image(30, 50)); // lossless: exact
@@ -266,9 +274,10 @@ fn train_transform_flips_half_the_time() {
 
 #[test]
 fn batches_are_parallel_deterministic_and_labelled() {
-    let root = temp_root("batch");
-    build(&root, true);
-    let data = ImageNet::open(&root, ImageNetSplit::Train).unwrap();
+    let root_dir = temp_root("batch");
+    let root = root_dir.path();
+    build(root, true);
+    let data = ImageNet::open(root, ImageNetSplit::Train).unwrap();
     let transform = ImageTransform::Train {
         size: 24,
         scale: (0.08, 1.0),

@@ -148,9 +148,14 @@ mod tests {
     use super::*;
     use snn_data::Event;
 
-    fn store(name: &str) -> EventStore {
-        let dir = std::env::temp_dir().join(format!("snn-sources-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    /// The store and its directory, which is removed when dropped (keep it while the store is
+    /// read).
+    fn store(name: &str) -> (EventStore, tempfile::TempDir) {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("snn-sources-{name}-"))
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         // Sample s: one event per ms for (s + 1) * 100 ms, label s % 3.
         let samples = (0..5).map(|s| {
             let events = (0..(s + 1) * 100)
@@ -163,7 +168,8 @@ mod tests {
                 .collect();
             Ok((s % 3, events))
         });
-        EventStore::open_or_build(&dir, samples, |_| {}).unwrap()
+        let store = EventStore::open_or_build(dir, samples, |_| {}).unwrap();
+        (store, tmp)
     }
 
     const FRAMING: WindowFraming = WindowFraming {
@@ -175,13 +181,9 @@ mod tests {
 
     #[test]
     fn train_windows_are_deterministic_shuffled_and_cover_every_sample() {
-        let source = EventWindows::new(
-            store("train"),
-            FRAMING,
-            2,
-            9,
-            Sampling::Train { random_start: true },
-        );
+        let (store, _dir) = store("train");
+        let source =
+            EventWindows::new(store, FRAMING, 2, 9, Sampling::Train { random_start: true });
         assert_eq!(source.batches(0), 3);
         let epoch =
             |e| -> Vec<LabelledBatch> { (0..3).map(|i| source.batch(e, i).unwrap()).collect() };
@@ -204,7 +206,8 @@ mod tests {
 
     #[test]
     fn test_clips_keep_sample_ids_and_span_the_recording() {
-        let source = EventWindows::new(store("test"), FRAMING, 4, 0, Sampling::Test { clips: 3 });
+        let (store, _dir) = store("test");
+        let source = EventWindows::new(store, FRAMING, 4, 0, Sampling::Test { clips: 3 });
         assert_eq!(source.batches(0), 4); // 15 rows
         let rows: Vec<LabelledBatch> = (0..4).map(|i| source.batch(0, i).unwrap()).collect();
         let ids: Vec<usize> = rows.iter().flat_map(|b| b.samples.clone()).collect();

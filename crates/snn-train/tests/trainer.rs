@@ -176,13 +176,13 @@ fn assert_same_run(a: &Path, b: &Path) {
 fn resume_equals_uninterrupted(net: NetConfig, epochs: usize, stop_after: usize) {
     let _lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let device = Default::default();
-    let tmp = std::env::temp_dir().join(format!(
-        "snn-train-resume-{}-{}",
-        std::process::id(),
-        hash(stop_after as u64 ^ epochs as u64 ^ net.steps() as u64 ^ net.classes() as u64)
-    ));
+    // Removed when the test ends, also when it fails.
+    let dir = tempfile::Builder::new()
+        .prefix("snn-train-resume-")
+        .tempdir()
+        .unwrap();
+    let tmp = dir.path();
     let (whole, split) = (tmp.join("whole"), tmp.join("split"));
-    let _ = std::fs::remove_dir_all(&tmp);
     let (train, test) = (bars(24, true), bars(9, false));
     let config = train_config(epochs);
     let full = fit::<B>(
@@ -236,7 +236,6 @@ fn resume_equals_uninterrupted(net: NetConfig, epochs: usize, stop_after: usize)
     .unwrap();
     assert_eq!(rest.history.len(), epochs);
     assert_same_run(&whole, &split);
-    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]
