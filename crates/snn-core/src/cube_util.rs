@@ -1,6 +1,6 @@
 //! Helpers shared by the CubeCL kernels of [`crate::fused`], [`crate::norm`] and
 //! [`crate::scale`] (features `cuda`, `vulkan`): the cube size, element-wise launch geometry,
-//! operand preparation and an in-cube sum.
+//! operand preparation and in-cube reductions (sum, maximum, minimum index).
 
 use burn::tensor::DType;
 use burn_cubecl::cubecl;
@@ -50,6 +50,47 @@ pub(crate) fn cube_sum<F: Float>(value: F, #[comptime] cube_size: usize) -> F {
         if unit < stride {
             let other = shared[unit + stride];
             shared[unit] += other;
+        }
+        sync_cube();
+        stride /= 2;
+    }
+    shared[0]
+}
+
+/// The maximum of `value` over the cube's units, valid in unit 0 (as [`cube_sum`]).
+#[cube]
+pub(crate) fn cube_max<F: Float>(value: F, #[comptime] cube_size: usize) -> F {
+    let unit = UNIT_POS_X as usize;
+    let mut shared = SharedMemory::<F>::new(cube_size);
+    shared[unit] = value;
+    sync_cube();
+    let mut stride = CUBE_DIM_X as usize / 2;
+    while stride > 0 {
+        if unit < stride {
+            let other = shared[unit + stride];
+            let mine = shared[unit];
+            shared[unit] = select(other > mine, other, mine);
+        }
+        sync_cube();
+        stride /= 2;
+    }
+    shared[0]
+}
+
+/// The minimum of `value` over the cube's units, returned to every unit (as [`cube_sum`],
+/// with a final barrier so that all units read the result).
+#[cube]
+pub(crate) fn cube_min_index(value: u32, #[comptime] cube_size: usize) -> u32 {
+    let unit = UNIT_POS_X as usize;
+    let mut shared = SharedMemory::<u32>::new(cube_size);
+    shared[unit] = value;
+    sync_cube();
+    let mut stride = CUBE_DIM_X as usize / 2;
+    while stride > 0 {
+        if unit < stride {
+            let other = shared[unit + stride];
+            let mine = shared[unit];
+            shared[unit] = select(other < mine, other, mine);
         }
         sync_cube();
         stride /= 2;

@@ -95,8 +95,9 @@ impl GemmTile {
 
 /// How one convolution op (forward, input gradient or weight gradient) runs on a CubeCL
 /// backend. Named `burn`, `direct`, `split-k` (chunks of 64 k positions), `split-k-<n>k`
-/// (chunks of `n` k positions, a power of two: `split-k-16k`) or `gemm-<routine>-<tile>` (e.g.
-/// `gemm-async-cyclic-mma`); `gemm` alone is [`ConvKernel::GEMM`].
+/// (chunks of `n` k positions, `n` a power of two from 1 to 1024: `split-k-16k`) or
+/// `gemm-<routine>-<tile>` (e.g. `gemm-async-cyclic-mma`); `gemm` alone is
+/// [`ConvKernel::GEMM`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
     /// burn-cubecl's own default strategy: autotuned among all its kernels when some crate of
@@ -111,8 +112,9 @@ pub enum ConvKernel {
     /// Weight gradient only: batched matrix products over chunks of frames, then summed
     /// ([`super::split_k`]); the reduction over every position of every frame is long and the
     /// output small, which a single GEMM runs on a fraction of a GPU. The value is the base-2
-    /// logarithm of the positions a chunk aims at ([`super::split_k::chunks_for`]): shorter
-    /// chunks make more products side by side, longer ones fewer partial sums.
+    /// logarithm of the positions a chunk aims at ([`super::split_k::chunks_for`]), within
+    /// [`ConvKernel::SPLIT_K_LOG2`] (a plan with another is refused): shorter chunks make more
+    /// products side by side, longer ones fewer partial sums.
     SplitK(u8),
 }
 
@@ -122,8 +124,11 @@ impl ConvKernel {
     pub const GEMM: ConvKernel = ConvKernel::Gemm(GemmRoutine::SyncCyclic, GemmTile::Cmma);
     /// Split-K with chunks of 64 k positions (`split-k`).
     pub const SPLIT_K: ConvKernel = ConvKernel::SplitK(16);
-    /// The chunk lengths split-K is offered with (base-2 logarithms): 4 k to 256 k positions.
+    /// The chunk lengths [`ConvKernel::all`] lists split-K with (base-2 logarithms): 4 k to
+    /// 256 k positions.
     pub const SPLIT_K_CHUNKS: [u8; 4] = [12, 14, 16, 18];
+    /// The chunk lengths split-K accepts (base-2 logarithms): 1 k to 1 M positions.
+    pub const SPLIT_K_LOG2: std::ops::RangeInclusive<u8> = 10..=20;
 
     /// Whether this is a split-K kernel (any chunk length).
     pub fn is_split_k(self) -> bool {
@@ -153,7 +158,11 @@ impl fmt::Display for ConvKernel {
             ConvKernel::Burn => f.write_str("burn"),
             ConvKernel::Direct => f.write_str("direct"),
             ConvKernel::SplitK(16) => f.write_str("split-k"),
-            ConvKernel::SplitK(log2) => write!(f, "split-k-{}k", 1u64 << log2.saturating_sub(10)),
+            ConvKernel::SplitK(log2) if Self::SPLIT_K_LOG2.contains(log2) => {
+                write!(f, "split-k-{}k", 1u32 << (log2 - 10))
+            }
+            // Out of range (refused by plan validation): written so that it says why.
+            ConvKernel::SplitK(log2) => write!(f, "split-k-2^{log2}"),
             ConvKernel::Gemm(r, t) => write!(
                 f,
                 "gemm-{}-{}",
@@ -171,8 +180,8 @@ impl FromStr for ConvKernel {
         if s.trim().eq_ignore_ascii_case("gemm") {
             return Ok(ConvKernel::GEMM);
         }
-        if s.trim().eq_ignore_ascii_case("split-k-64k") {
-            return Ok(ConvKernel::SPLIT_K);
+        if let Some(log2) = split_k_log2(s.trim()) {
+            return Ok(ConvKernel::SplitK(log2));
         }
         let all = ConvKernel::all();
         all.iter()
@@ -184,11 +193,27 @@ impl FromStr for ConvKernel {
                 expected: all
                     .iter()
                     .map(ToString::to_string)
-                    .chain(["gemm".to_owned(), "split-k-64k".to_owned()])
+                    .chain([
+                        "gemm".to_owned(),
+                        "split-k-<n>k (n = 1, 2, 4, .., 1024)".to_owned(),
+                    ])
                     .collect::<Vec<_>>()
                     .join(", "),
             })
     }
+}
+
+/// The chunk length of a `split-k-<n>k` name (base-2 logarithm of `n` x 1024), if it is one
+/// with `n` a power of two in range.
+fn split_k_log2(name: &str) -> Option<u8> {
+    let lower = name.to_ascii_lowercase();
+    let n: u32 = lower
+        .strip_prefix("split-k-")?
+        .strip_suffix('k')?
+        .parse()
+        .ok()?;
+    let log2 = 10 + n.checked_ilog2()? as u8;
+    (n.is_power_of_two() && ConvKernel::SPLIT_K_LOG2.contains(&log2)).then_some(log2)
 }
 
 /// The kernel of each convolution op on the CubeCL backends. Written (and parsed) as a
@@ -235,6 +260,12 @@ impl CubeConvPlan {
             .into_iter()
             .find(|(_, kernel)| kernel.is_split_k())
             .map(|(op, kernel)| format!("`{kernel}` computes weight gradients, not `{op}`"))
+            .or_else(|| match self.weight_grad {
+                ConvKernel::SplitK(log2) if !ConvKernel::SPLIT_K_LOG2.contains(&log2) => Some(
+                    format!("split-K chunks of 2^{log2} positions; from 2^10 to 2^20 are allowed"),
+                ),
+                _ => None,
+            })
     }
 }
 
@@ -439,6 +470,26 @@ mod tests {
         assert_eq!(ConvKernel::SplitK(18).to_string(), "split-k-256k");
         assert!(ConvKernel::SplitK(12).is_split_k() && !ConvKernel::GEMM.is_split_k());
         assert!("split-k-3k".parse::<ConvKernel>().is_err());
+        assert_eq!("Split-K-1k".parse(), Ok(ConvKernel::SplitK(10)));
+        assert_eq!("split-k-1024k".parse(), Ok(ConvKernel::SplitK(20)));
+        for bad in ["split-k-2048k", "split-k-0k", "split-k-k", "split-k-16"] {
+            assert!(bad.parse::<ConvKernel>().is_err(), "{bad}");
+        }
+        for log2 in ConvKernel::SPLIT_K_LOG2 {
+            let kernel = ConvKernel::SplitK(log2);
+            assert_eq!(kernel.to_string().parse(), Ok(kernel));
+        }
+        // Out of range: written without panicking, and refused in a plan.
+        for log2 in [0, 9, 21, 200, u8::MAX] {
+            let kernel = ConvKernel::SplitK(log2);
+            assert_eq!(kernel.to_string(), format!("split-k-2^{log2}"));
+            let plan = CubeConvPlan {
+                weight_grad: kernel,
+                ..CubeConvPlan::default()
+            };
+            let err = plan.validate().unwrap_err().to_string();
+            assert!(err.contains("2^10 to 2^20"), "{err}");
+        }
         assert_eq!(ConvKernel::GEMM.to_string(), "gemm-sync-cyclic-cmma");
         assert_eq!(
             "gemm-specialized-tma-mma".parse(),

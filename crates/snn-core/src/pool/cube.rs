@@ -9,9 +9,13 @@
 //! Reductions, products and sums made about a fifth of a batch-128 Gesture training step on an
 //! H200 (`docs/gpu-results.md`), and a TCSA block has two squeezes.
 //!
-//! One thread per `(a, l)` loops over `R`, so neighbouring threads read neighbouring values
-//! when `L` is long (SA's squeeze over channels, `L` = pixels). CA's squeeze over pixels has
-//! `L = 1`: each thread then reads one contiguous row, which the caches serve.
+//! Two layouts of the same arithmetic:
+//! - `L` of 32 or more (SA's squeeze over channels, `L` = pixels): one thread per `(a, l)`
+//!   loops over `R`, and neighbouring threads read neighbouring values;
+//! - shorter `L` (CA's squeeze over pixels and TA's over a whole step, both `L = 1`): one cube
+//!   per `(a, l)`, its units striding over the row (contiguous reads, and a step's 64 k values
+//!   spread over a cube rather than one thread), combined by in-cube reductions; the maximum's
+//!   gradient goes to the smallest position holding it, as in the per-output kernel.
 //!
 //! The scaled form reads `x` as `[T x B, C, S]` and squeezes `(x * temporal[t, b]) *
 //! channel[b, c]`, the product of [`crate::scale::generic_scaled_mean_max`] in the same order,
@@ -27,10 +31,19 @@ use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeRuntime;
 
-use crate::cube_util::{elementwise_geometry, prepare};
+use burn_cubecl::cubecl::{CubeCount, CubeDim};
+
+use crate::cube_util::{
+    cube_max, cube_min_index, cube_sum, elementwise_geometry, prepare, CUBE_SIZE,
+};
 
 /// The kernels index with 32 bits (CubeCL's default); larger tensors take the tensor-op path.
 const MAX_ELEMENTS: usize = u32::MAX as usize;
+/// Below this `L`, a cube reduces each output (the row kernels); from it on, a thread does, and
+/// a plane's threads read neighbouring values.
+const ROWS_BELOW: usize = 32;
+/// The most cubes along one grid axis on every backend (Vulkan's minimum limit).
+const MAX_CUBES_PER_AXIS: usize = 65535;
 
 // --- kernels ---------------------------------------------------------------------------------
 
@@ -169,6 +182,142 @@ fn mean_max_backward_kernel<F: Float>(
     }
 }
 
+/// The output `(a, l)` a row kernel's cube reduces: cubes are laid out on two axes (a Vulkan
+/// grid has at most 65535 cubes along one).
+#[cube]
+fn row_of_cube() -> usize {
+    (CUBE_POS_Y * CUBE_COUNT_X + CUBE_POS_X) as usize
+}
+
+/// [`mean_max_kernel`] with one cube per `(a, l)`, its units striding over `r`: for short `L`
+/// (CA's and TA's squeezes have `L = 1`), where neighbouring threads of the per-output kernel
+/// would read values `R` apart and a long `R` would leave too few threads.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn mean_max_rows_kernel<F: Float>(
+    x: &Tensor<F>,
+    temporal: &Tensor<F>,
+    channel: &Tensor<F>,
+    mean: &mut Tensor<F>,
+    max: &mut Tensor<F>,
+    reduced: usize,
+    kept: usize,
+    batch: usize,
+    outputs: usize,
+    count: InputScalar,
+    #[comptime] scaled: bool,
+    #[comptime] cube_size: usize,
+    #[define(F)] _dtype: StorageType,
+) {
+    let out = row_of_cube();
+    // The same for every unit of the cube, so no unit misses a barrier.
+    if out >= outputs {
+        terminate!();
+    }
+    let a = out / kept;
+    let base = a * reduced * kept + out % kept;
+    let mut sum = F::new(0.0);
+    // The first value is in the set, so it is neutral for the maximum (units past the end of
+    // a short row keep it).
+    let mut top = squeezed::<F>(x, temporal, channel, base, a, 0, reduced, batch, scaled);
+    let mut r = UNIT_POS_X as usize;
+    while r < reduced {
+        let value = squeezed::<F>(
+            x,
+            temporal,
+            channel,
+            base + r * kept,
+            a,
+            r,
+            reduced,
+            batch,
+            scaled,
+        );
+        sum += value;
+        top = select(value > top, value, top);
+        r += CUBE_DIM_X as usize;
+    }
+    let total = cube_sum::<F>(sum, cube_size);
+    let best = cube_max::<F>(top, cube_size);
+    if UNIT_POS_X == 0 {
+        mean[out] = total / count.get::<F>();
+        max[out] = best;
+    }
+}
+
+/// [`mean_max_backward_kernel`] with one cube per `(a, l)`: each unit finds its first `r`
+/// holding the maximum (units stride over `r`, so a unit's first is its smallest), the cube
+/// takes the smallest of them, then the units write the row.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn mean_max_backward_rows_kernel<F: Float>(
+    x: &Tensor<F>,
+    temporal: &Tensor<F>,
+    channel: &Tensor<F>,
+    max: &Tensor<F>,
+    grad_mean: &Tensor<F>,
+    grad_max: &Tensor<F>,
+    out_grad: &mut Tensor<F>,
+    reduced: usize,
+    kept: usize,
+    batch: usize,
+    outputs: usize,
+    count: InputScalar,
+    #[comptime] has_mean: bool,
+    #[comptime] has_max: bool,
+    #[comptime] scaled: bool,
+    #[comptime] cube_size: usize,
+    #[define(F)] _dtype: StorageType,
+) {
+    let out = row_of_cube();
+    if out >= outputs {
+        terminate!();
+    }
+    let a = out / kept;
+    let base = a * reduced * kept + out % kept;
+    let mut spread = F::new(0.0);
+    if comptime![has_mean] {
+        spread = grad_mean[out] / count.get::<F>();
+    }
+    // `R` (no position) unless the maximum's gradient has one to go to.
+    let mut first = reduced as u32;
+    if comptime![has_max] {
+        let top = max[out];
+        let mut mine = reduced as u32;
+        let mut r = UNIT_POS_X as usize;
+        while r < reduced {
+            let value = squeezed::<F>(
+                x,
+                temporal,
+                channel,
+                base + r * kept,
+                a,
+                r,
+                reduced,
+                batch,
+                scaled,
+            );
+            if value == top {
+                mine = r as u32;
+                r = reduced;
+            } else {
+                r += CUBE_DIM_X as usize;
+            }
+        }
+        first = cube_min_index(mine, cube_size);
+    }
+    let mut r = UNIT_POS_X as usize;
+    while r < reduced {
+        let mut g = spread;
+        // Never true without the maximum's gradient (`first` is then `R`).
+        if r as u32 == first {
+            g += grad_max[out];
+        }
+        out_grad[base + r * kept] = g;
+        r += CUBE_DIM_X as usize;
+    }
+}
+
 // --- host side -------------------------------------------------------------------------------
 
 /// Whether `x` is small enough for these kernels' 32-bit indices and has something to reduce
@@ -237,6 +386,26 @@ impl<R: CubeRuntime> Squeeze<R> {
     }
 }
 
+/// The launch of the row kernels (one cube per output, two grid axes, a power-of-two cube of
+/// 32 to 256 units that covers a short row) when `L` is short, or `None` for the per-output
+/// kernels.
+fn row_geometry(
+    outputs: usize,
+    reduced: usize,
+    kept: usize,
+) -> Option<(CubeCount, CubeDim, usize)> {
+    if kept >= ROWS_BELOW || outputs > MAX_CUBES_PER_AXIS * MAX_CUBES_PER_AXIS {
+        return None;
+    }
+    let cube_size = reduced.next_power_of_two().clamp(32, CUBE_SIZE as usize);
+    let x = outputs.min(MAX_CUBES_PER_AXIS);
+    Some((
+        CubeCount::Static(x as u32, outputs.div_ceil(x) as u32, 1),
+        CubeDim::new_1d(cube_size as u32),
+        cube_size,
+    ))
+}
+
 /// The mean and maximum of the squeeze over `R`, each `[A, L]`.
 pub(crate) fn forward<R: CubeRuntime>(
     x: CubeTensor<R>,
@@ -251,24 +420,57 @@ pub(crate) fn forward<R: CubeRuntime>(
     if outputs == 0 {
         return (mean, max);
     }
-    let (count, dim) = elementwise_geometry(&x, outputs);
-    mean_max_kernel::launch::<R>(
-        &x.client.clone(),
-        count,
-        dim,
+    let client = x.client.clone();
+    let (x, temporal, channel) = (
         x.into_tensor_arg(),
         temporal.into_tensor_arg(),
         channel.into_tensor_arg(),
+    );
+    let (mean_arg, max_arg) = (
         mean.clone().into_tensor_arg(),
         max.clone().into_tensor_arg(),
-        r,
-        l,
-        batch,
-        outputs,
-        InputScalar::new(r as f64, dtype),
-        scaled,
-        dtype.into(),
     );
+    let count_scalar = InputScalar::new(r as f64, dtype);
+    match row_geometry(outputs, r, l) {
+        Some((count, dim, cube_size)) => mean_max_rows_kernel::launch::<R>(
+            &client,
+            count,
+            dim,
+            x,
+            temporal,
+            channel,
+            mean_arg,
+            max_arg,
+            r,
+            l,
+            batch,
+            outputs,
+            count_scalar,
+            scaled,
+            cube_size,
+            dtype.into(),
+        ),
+        None => {
+            let (count, dim) = elementwise_geometry(&mean, outputs);
+            mean_max_kernel::launch::<R>(
+                &client,
+                count,
+                dim,
+                x,
+                temporal,
+                channel,
+                mean_arg,
+                max_arg,
+                r,
+                l,
+                batch,
+                outputs,
+                count_scalar,
+                scaled,
+                dtype.into(),
+            )
+        }
+    }
     (mean, max)
 }
 
@@ -295,11 +497,8 @@ pub(crate) fn backward<R: CubeRuntime>(
     // An absent gradient is not read; `max` stands in for it.
     let grad_mean = grad_mean.map_or_else(|| max.clone(), |g| prepare(g, dtype));
     let grad_max = grad_max.map_or_else(|| max.clone(), |g| prepare(g, dtype));
-    let (count, dim) = elementwise_geometry(&x, outputs);
-    mean_max_backward_kernel::launch::<R>(
-        &x.client.clone(),
-        count,
-        dim,
+    let client = x.client.clone();
+    let args = (
         x.into_tensor_arg(),
         temporal.into_tensor_arg(),
         channel.into_tensor_arg(),
@@ -307,15 +506,56 @@ pub(crate) fn backward<R: CubeRuntime>(
         grad_mean.into_tensor_arg(),
         grad_max.into_tensor_arg(),
         out.clone().into_tensor_arg(),
-        r,
-        l,
-        batch,
-        outputs,
-        InputScalar::new(r as f64, dtype),
-        has_mean,
-        has_max,
-        scaled,
-        dtype.into(),
     );
+    let (xa, ta, ca, ma, gma, gxa, oa) = args;
+    let count_scalar = InputScalar::new(r as f64, dtype);
+    match row_geometry(outputs, r, l) {
+        Some((count, dim, cube_size)) => mean_max_backward_rows_kernel::launch::<R>(
+            &client,
+            count,
+            dim,
+            xa,
+            ta,
+            ca,
+            ma,
+            gma,
+            gxa,
+            oa,
+            r,
+            l,
+            batch,
+            outputs,
+            count_scalar,
+            has_mean,
+            has_max,
+            scaled,
+            cube_size,
+            dtype.into(),
+        ),
+        None => {
+            let (count, dim) = elementwise_geometry(&out, outputs);
+            mean_max_backward_kernel::launch::<R>(
+                &client,
+                count,
+                dim,
+                xa,
+                ta,
+                ca,
+                ma,
+                gma,
+                gxa,
+                oa,
+                r,
+                l,
+                batch,
+                outputs,
+                count_scalar,
+                has_mean,
+                has_max,
+                scaled,
+                dtype.into(),
+            )
+        }
+    }
     out
 }
