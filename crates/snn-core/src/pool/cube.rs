@@ -70,7 +70,8 @@ fn squeezed<F: Float>(
     }
 }
 
-/// `mean[a, l]` and `max[a, l]` over `r`, one thread per `(a, l)`.
+/// `mean[a, l]` and `max[a, l]` over `r` (a per-row cube combines its units' partial sums and
+/// maxima in shared memory).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 fn mean_max_kernel<F: Float>(
@@ -85,18 +86,33 @@ fn mean_max_kernel<F: Float>(
     outputs: usize,
     count: InputScalar,
     #[comptime] scaled: bool,
+    #[comptime] per_row: bool,
+    #[comptime] cube_size: usize,
     #[define(F)] _dtype: StorageType,
 ) {
-    let out = ABSOLUTE_POS;
+    // The output `(a, l)` and the walk over its row: one thread per output over every `r`, or
+    // with `per_row` one cube per output (cubes on two grid axes: a Vulkan grid has at most
+    // 65535 along one), its units striding over `r`.
+    let mut out = ABSOLUTE_POS;
+    let mut start = 0usize;
+    let mut stride = 1usize;
+    if comptime![per_row] {
+        out = (CUBE_POS_Y * CUBE_COUNT_X + CUBE_POS_X) as usize;
+        start = UNIT_POS_X as usize;
+        stride = CUBE_DIM_X as usize;
+    }
+    // With `per_row`, the same for every unit of the cube, so no unit misses a barrier.
     if out >= outputs {
         terminate!();
     }
     let a = out / kept;
     let base = a * reduced * kept + out % kept;
-    let first = squeezed::<F>(x, temporal, channel, base, a, 0, reduced, batch, scaled);
-    let mut sum = first;
-    let mut top = first;
-    for r in 1..reduced {
+    let mut sum = F::new(0.0);
+    // The first value is in the set, so it is neutral for the maximum (units past the end of
+    // a short row keep it).
+    let mut top = squeezed::<F>(x, temporal, channel, base, a, 0, reduced, batch, scaled);
+    let mut r = start;
+    while r < reduced {
         let value = squeezed::<F>(
             x,
             temporal,
@@ -110,13 +126,22 @@ fn mean_max_kernel<F: Float>(
         );
         sum += value;
         top = select(value > top, value, top);
+        r += stride;
     }
-    mean[out] = sum / count.get::<F>();
-    max[out] = top;
+    if comptime![per_row] {
+        sum = cube_sum::<F>(sum, cube_size);
+        top = cube_max::<F>(top, cube_size);
+    }
+    if start == 0 {
+        mean[out] = sum / count.get::<F>();
+        max[out] = top;
+    }
 }
 
 /// The gradient with respect to the squeezed values: `grad_mean[a, l] / R` everywhere plus
-/// `grad_max[a, l]` at the first `r` whose value equals `max[a, l]`; one thread per `(a, l)`.
+/// `grad_max[a, l]` at the first `r` whose value equals `max[a, l]`. Each unit finds its first
+/// such `r` (units stride over `r`, so a unit's first is its smallest); a per-row cube takes
+/// the smallest of its units', then its units write the row.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 fn mean_max_backward_kernel<F: Float>(
@@ -135,141 +160,21 @@ fn mean_max_backward_kernel<F: Float>(
     #[comptime] has_mean: bool,
     #[comptime] has_max: bool,
     #[comptime] scaled: bool,
-    #[define(F)] _dtype: StorageType,
-) {
-    let out = ABSOLUTE_POS;
-    if out >= outputs {
-        terminate!();
-    }
-    let a = out / kept;
-    let base = a * reduced * kept + out % kept;
-    let mut spread = F::new(0.0);
-    if comptime![has_mean] {
-        spread = grad_mean[out] / count.get::<F>();
-    }
-    // `reduced` (no position) unless the maximum's gradient has one to go to.
-    let mut first = reduced;
-    if comptime![has_max] {
-        let top = max[out];
-        let mut r = 0usize;
-        while r < reduced {
-            let value = squeezed::<F>(
-                x,
-                temporal,
-                channel,
-                base + r * kept,
-                a,
-                r,
-                reduced,
-                batch,
-                scaled,
-            );
-            if value == top {
-                first = r;
-                r = reduced;
-            } else {
-                r += 1;
-            }
-        }
-    }
-    for r in 0..reduced {
-        let mut g = spread;
-        // Never true without the maximum's gradient (`first` is then `R`).
-        if r == first {
-            g += grad_max[out];
-        }
-        out_grad[base + r * kept] = g;
-    }
-}
-
-/// The output `(a, l)` a row kernel's cube reduces: cubes are laid out on two axes (a Vulkan
-/// grid has at most 65535 cubes along one).
-#[cube]
-fn row_of_cube() -> usize {
-    (CUBE_POS_Y * CUBE_COUNT_X + CUBE_POS_X) as usize
-}
-
-/// [`mean_max_kernel`] with one cube per `(a, l)`, its units striding over `r`: for short `L`
-/// (CA's and TA's squeezes have `L = 1`), where neighbouring threads of the per-output kernel
-/// would read values `R` apart and a long `R` would leave too few threads.
-#[cube(launch)]
-#[allow(clippy::too_many_arguments)]
-fn mean_max_rows_kernel<F: Float>(
-    x: &Tensor<F>,
-    temporal: &Tensor<F>,
-    channel: &Tensor<F>,
-    mean: &mut Tensor<F>,
-    max: &mut Tensor<F>,
-    reduced: usize,
-    kept: usize,
-    batch: usize,
-    outputs: usize,
-    count: InputScalar,
-    #[comptime] scaled: bool,
+    #[comptime] per_row: bool,
     #[comptime] cube_size: usize,
     #[define(F)] _dtype: StorageType,
 ) {
-    let out = row_of_cube();
-    // The same for every unit of the cube, so no unit misses a barrier.
-    if out >= outputs {
-        terminate!();
+    // The output `(a, l)` and the walk over its row: one thread per output over every `r`, or
+    // with `per_row` one cube per output (cubes on two grid axes: a Vulkan grid has at most
+    // 65535 along one), its units striding over `r`.
+    let mut out = ABSOLUTE_POS;
+    let mut start = 0usize;
+    let mut stride = 1usize;
+    if comptime![per_row] {
+        out = (CUBE_POS_Y * CUBE_COUNT_X + CUBE_POS_X) as usize;
+        start = UNIT_POS_X as usize;
+        stride = CUBE_DIM_X as usize;
     }
-    let a = out / kept;
-    let base = a * reduced * kept + out % kept;
-    let mut sum = F::new(0.0);
-    // The first value is in the set, so it is neutral for the maximum (units past the end of
-    // a short row keep it).
-    let mut top = squeezed::<F>(x, temporal, channel, base, a, 0, reduced, batch, scaled);
-    let mut r = UNIT_POS_X as usize;
-    while r < reduced {
-        let value = squeezed::<F>(
-            x,
-            temporal,
-            channel,
-            base + r * kept,
-            a,
-            r,
-            reduced,
-            batch,
-            scaled,
-        );
-        sum += value;
-        top = select(value > top, value, top);
-        r += CUBE_DIM_X as usize;
-    }
-    let total = cube_sum::<F>(sum, cube_size);
-    let best = cube_max::<F>(top, cube_size);
-    if UNIT_POS_X == 0 {
-        mean[out] = total / count.get::<F>();
-        max[out] = best;
-    }
-}
-
-/// [`mean_max_backward_kernel`] with one cube per `(a, l)`: each unit finds its first `r`
-/// holding the maximum (units stride over `r`, so a unit's first is its smallest), the cube
-/// takes the smallest of them, then the units write the row.
-#[cube(launch)]
-#[allow(clippy::too_many_arguments)]
-fn mean_max_backward_rows_kernel<F: Float>(
-    x: &Tensor<F>,
-    temporal: &Tensor<F>,
-    channel: &Tensor<F>,
-    max: &Tensor<F>,
-    grad_mean: &Tensor<F>,
-    grad_max: &Tensor<F>,
-    out_grad: &mut Tensor<F>,
-    reduced: usize,
-    kept: usize,
-    batch: usize,
-    outputs: usize,
-    count: InputScalar,
-    #[comptime] has_mean: bool,
-    #[comptime] has_max: bool,
-    #[comptime] scaled: bool,
-    #[comptime] cube_size: usize,
-    #[define(F)] _dtype: StorageType,
-) {
-    let out = row_of_cube();
     if out >= outputs {
         terminate!();
     }
@@ -283,8 +188,7 @@ fn mean_max_backward_rows_kernel<F: Float>(
     let mut first = reduced as u32;
     if comptime![has_max] {
         let top = max[out];
-        let mut mine = reduced as u32;
-        let mut r = UNIT_POS_X as usize;
+        let mut r = start;
         while r < reduced {
             let value = squeezed::<F>(
                 x,
@@ -298,15 +202,17 @@ fn mean_max_backward_rows_kernel<F: Float>(
                 scaled,
             );
             if value == top {
-                mine = r as u32;
+                first = r as u32;
                 r = reduced;
             } else {
-                r += CUBE_DIM_X as usize;
+                r += stride;
             }
         }
-        first = cube_min_index(mine, cube_size);
+        if comptime![per_row] {
+            first = cube_min_index(first, cube_size);
+        }
     }
-    let mut r = UNIT_POS_X as usize;
+    let mut r = start;
     while r < reduced {
         let mut g = spread;
         // Never true without the maximum's gradient (`first` is then `R`).
@@ -314,7 +220,7 @@ fn mean_max_backward_rows_kernel<F: Float>(
             g += grad_max[out];
         }
         out_grad[base + r * kept] = g;
-        r += CUBE_DIM_X as usize;
+        r += stride;
     }
 }
 
@@ -386,24 +292,27 @@ impl<R: CubeRuntime> Squeeze<R> {
     }
 }
 
-/// The launch of the row kernels (one cube per output, two grid axes, a power-of-two cube of
-/// 32 to 256 units that covers a short row) when `L` is short, or `None` for the per-output
-/// kernels.
-fn row_geometry(
+/// The launch: one cube per output (two grid axes, a power-of-two cube of 32 to 256 units that
+/// covers a short row) when `L` is short, otherwise one thread per output; and the cube size
+/// and `per_row` flag the kernels take.
+fn geometry<R: CubeRuntime>(
+    like: &CubeTensor<R>,
     outputs: usize,
     reduced: usize,
     kept: usize,
-) -> Option<(CubeCount, CubeDim, usize)> {
+) -> (CubeCount, CubeDim, usize, bool) {
     if kept >= ROWS_BELOW || outputs > MAX_CUBES_PER_AXIS * MAX_CUBES_PER_AXIS {
-        return None;
+        let (count, dim) = elementwise_geometry(like, outputs);
+        return (count, dim, CUBE_SIZE as usize, false);
     }
     let cube_size = reduced.next_power_of_two().clamp(32, CUBE_SIZE as usize);
     let x = outputs.min(MAX_CUBES_PER_AXIS);
-    Some((
+    (
         CubeCount::Static(x as u32, outputs.div_ceil(x) as u32, 1),
         CubeDim::new_1d(cube_size as u32),
         cube_size,
-    ))
+        true,
+    )
 }
 
 /// The mean and maximum of the squeeze over `R`, each `[A, L]`.
@@ -420,57 +329,26 @@ pub(crate) fn forward<R: CubeRuntime>(
     if outputs == 0 {
         return (mean, max);
     }
-    let client = x.client.clone();
-    let (x, temporal, channel) = (
+    let (count, dim, cube_size, per_row) = geometry(&x, outputs, r, l);
+    mean_max_kernel::launch::<R>(
+        &x.client.clone(),
+        count,
+        dim,
         x.into_tensor_arg(),
         temporal.into_tensor_arg(),
         channel.into_tensor_arg(),
-    );
-    let (mean_arg, max_arg) = (
         mean.clone().into_tensor_arg(),
         max.clone().into_tensor_arg(),
+        r,
+        l,
+        batch,
+        outputs,
+        InputScalar::new(r as f64, dtype),
+        scaled,
+        per_row,
+        cube_size,
+        dtype.into(),
     );
-    let count_scalar = InputScalar::new(r as f64, dtype);
-    match row_geometry(outputs, r, l) {
-        Some((count, dim, cube_size)) => mean_max_rows_kernel::launch::<R>(
-            &client,
-            count,
-            dim,
-            x,
-            temporal,
-            channel,
-            mean_arg,
-            max_arg,
-            r,
-            l,
-            batch,
-            outputs,
-            count_scalar,
-            scaled,
-            cube_size,
-            dtype.into(),
-        ),
-        None => {
-            let (count, dim) = elementwise_geometry(&mean, outputs);
-            mean_max_kernel::launch::<R>(
-                &client,
-                count,
-                dim,
-                x,
-                temporal,
-                channel,
-                mean_arg,
-                max_arg,
-                r,
-                l,
-                batch,
-                outputs,
-                count_scalar,
-                scaled,
-                dtype.into(),
-            )
-        }
-    }
     (mean, max)
 }
 
@@ -497,8 +375,11 @@ pub(crate) fn backward<R: CubeRuntime>(
     // An absent gradient is not read; `max` stands in for it.
     let grad_mean = grad_mean.map_or_else(|| max.clone(), |g| prepare(g, dtype));
     let grad_max = grad_max.map_or_else(|| max.clone(), |g| prepare(g, dtype));
-    let client = x.client.clone();
-    let args = (
+    let (count, dim, cube_size, per_row) = geometry(&x, outputs, r, l);
+    mean_max_backward_kernel::launch::<R>(
+        &x.client.clone(),
+        count,
+        dim,
         x.into_tensor_arg(),
         temporal.into_tensor_arg(),
         channel.into_tensor_arg(),
@@ -506,56 +387,17 @@ pub(crate) fn backward<R: CubeRuntime>(
         grad_mean.into_tensor_arg(),
         grad_max.into_tensor_arg(),
         out.clone().into_tensor_arg(),
+        r,
+        l,
+        batch,
+        outputs,
+        InputScalar::new(r as f64, dtype),
+        has_mean,
+        has_max,
+        scaled,
+        per_row,
+        cube_size,
+        dtype.into(),
     );
-    let (xa, ta, ca, ma, gma, gxa, oa) = args;
-    let count_scalar = InputScalar::new(r as f64, dtype);
-    match row_geometry(outputs, r, l) {
-        Some((count, dim, cube_size)) => mean_max_backward_rows_kernel::launch::<R>(
-            &client,
-            count,
-            dim,
-            xa,
-            ta,
-            ca,
-            ma,
-            gma,
-            gxa,
-            oa,
-            r,
-            l,
-            batch,
-            outputs,
-            count_scalar,
-            has_mean,
-            has_max,
-            scaled,
-            cube_size,
-            dtype.into(),
-        ),
-        None => {
-            let (count, dim) = elementwise_geometry(&out, outputs);
-            mean_max_backward_kernel::launch::<R>(
-                &client,
-                count,
-                dim,
-                xa,
-                ta,
-                ca,
-                ma,
-                gma,
-                gxa,
-                oa,
-                r,
-                l,
-                batch,
-                outputs,
-                count_scalar,
-                has_mean,
-                has_max,
-                scaled,
-                dtype.into(),
-            )
-        }
-    }
     out
 }
