@@ -2,6 +2,9 @@
 //! `Autodiff<Flex>`, and tolerance checks. Each test file uses a subset.
 #![allow(dead_code)]
 
+#[cfg(any(feature = "cuda", feature = "vulkan"))]
+pub mod cube_device;
+
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{DType, Tensor, TensorData};
 

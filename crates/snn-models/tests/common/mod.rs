@@ -1,5 +1,10 @@
 //! Helpers shared by the golden-fixture tests.
 
+#[cfg(any(feature = "cuda", feature = "vulkan"))]
+#[path = "../../../snn-core/tests/common/cube_device.rs"]
+#[allow(dead_code)] // used by `cube_backend` only
+pub mod cube_device;
+
 use std::path::PathBuf;
 
 use burn::tensor::backend::AutodiffBackend;
