@@ -24,8 +24,8 @@ fn epochs_logged(run: &Path) -> Vec<u64> {
 
 #[test]
 fn reproduce_stops_resumes_and_tabulates_beside_the_paper() {
-    let dir = std::env::temp_dir().join(format!("snn-xtask-reproduce-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let root = dir.join("data");
     let root_arg = root.to_str().unwrap();
     let synth = [
@@ -95,5 +95,4 @@ fn reproduce_stops_resumes_and_tabulates_beside_the_paper() {
     // against the vanilla one is above 1.
     assert!(rows[1]["energy_ratio"].as_f64().unwrap() > 1.0);
     assert!(Path::new(table["report"].as_str().unwrap()).is_file());
-    let _ = std::fs::remove_dir_all(&dir);
 }

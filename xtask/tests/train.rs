@@ -8,8 +8,8 @@ use snn_data::synthetic::SyntheticGestures;
 
 #[test]
 fn train_from_a_run_file_stops_resumes_and_evaluates() {
-    let dir = std::env::temp_dir().join(format!("snn-xtask-train-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let data = dir.join("data");
     SyntheticGestures {
         train_trials: 2,
@@ -99,5 +99,4 @@ fn train_from_a_run_file_stops_resumes_and_evaluates() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -249,8 +249,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_errors() {
-        let dir = std::env::temp_dir().join(format!("snn-store-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
         let a = vec![
             ev(1_000, 0, 127, true),
             ev(1_500, 127, 0, false),
@@ -281,7 +281,6 @@ mod tests {
             "{err}"
         );
         assert!(store.read(7).is_err());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -49,7 +49,8 @@ fn gait_text_parses_and_errors_name_the_line() {
 
 #[test]
 fn layouts_and_splits() {
-    let root = std::env::temp_dir().join(format!("snn-data-folders-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("folders");
     // Gait under origin/, labels from folder names.
     touch(&root.join("gait/origin/train/3/00001.txt"), "5 1 1 1\n");
     touch(&root.join("gait/origin/train/12/00002.txt"), "6 2 2 0\n");
@@ -103,7 +104,6 @@ fn layouts_and_splits() {
         2,
         "truck is class 9"
     );
-    std::fs::remove_dir_all(&root).ok();
 }
 
 #[test]

@@ -83,7 +83,8 @@ fn ma_snn_windows_count_and_pool() {
 
 #[test]
 fn synthetic_dataset_reads_back_through_the_real_reader() {
-    let root = std::env::temp_dir().join(format!("snn-data-synth-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("synth");
     let config = SyntheticGestures {
         train_trials: 2,
         test_trials: 1,
@@ -120,13 +121,11 @@ fn synthetic_dataset_reads_back_through_the_real_reader() {
         assert!(sample.iter().all(|e| e.x < 128 && e.y < 128));
     }
     // Same seed, same bytes.
-    let again = std::env::temp_dir().join(format!("snn-data-synth2-{}", std::process::id()));
+    let again = tmp.path().join("synth2");
     config.write(&again).unwrap();
     let a = std::fs::read(root.join("DvsGesture").join(&trial.name)).unwrap();
     let b = std::fs::read(again.join("DvsGesture").join(&trial.name)).unwrap();
     assert_eq!(a, b);
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::remove_dir_all(&again).ok();
 }
 
 #[test]

@@ -98,7 +98,8 @@ fn training_windows_stay_inside_the_sample() {
 
 #[test]
 fn cache_hits_misses_and_corruption() {
-    let dir = std::env::temp_dir().join(format!("snn-data-cache-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
     let cache = FrameCache::new(&dir);
     let frames = Frames {
         steps: 2,
@@ -156,5 +157,4 @@ fn cache_hits_misses_and_corruption() {
         .filter(|e| e.path().to_string_lossy().contains(".tmp"))
         .count();
     assert_eq!(leftovers, 0);
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -74,8 +74,8 @@ fn state_dict_round_trips_through_safetensors() {
         assert_eq!(data.shape, saved.tensors[name].shape, "{name}");
     }
     // Through a file, in f32 and f16 as well: loading converts.
-    let dir = std::env::temp_dir().join(format!("snn-models-roundtrip-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     for dtype in [DType::F64, DType::F32, DType::F16, DType::BF16] {
         let mut converted = saved.clone();
         for data in converted.tensors.values_mut() {
@@ -106,7 +106,6 @@ fn state_dict_round_trips_through_safetensors() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -194,11 +193,11 @@ fn a_state_dict_that_does_not_fit_lists_every_problem() {
 
 #[test]
 fn unreadable_files_name_the_path() {
-    let path = std::env::temp_dir().join(format!("not-safetensors-{}.bin", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("not-safetensors.bin");
     std::fs::write(&path, b"\x05\x00\x00\x00\x00\x00\x00\x00{oops").unwrap();
     let err = StateDict::read(&path).unwrap_err().to_string();
     assert!(err.contains(&path.display().to_string()), "{err}");
-    std::fs::remove_file(&path).ok();
     let missing = StateDict::read(std::path::Path::new("/nonexistent/x.safetensors"))
         .unwrap_err()
         .to_string();

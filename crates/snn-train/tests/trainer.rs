@@ -260,8 +260,8 @@ fn interrupted_and_resumed_equals_uninterrupted_with_dropout() {
 fn resume_refuses_a_different_run() {
     let _lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let device = Default::default();
-    let out = std::env::temp_dir().join(format!("snn-train-refuse-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
     let net = event_config(AttentionKind::None);
     let (train, test) = (bars(8, true), bars(3, false));
     fit::<B>(
@@ -299,17 +299,13 @@ fn resume_refuses_a_different_run() {
     )
     .unwrap();
     assert_eq!(more.history.len(), 2);
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// Trains the vanilla event net on the bars for 6 epochs with `precision`.
 fn learn_bars(precision: ConvPrecision) -> snn_train::trainer::RunSummary {
     let device = Default::default();
-    let out = std::env::temp_dir().join(format!(
-        "snn-train-learns-{precision}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&out);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join(format!("learns-{precision}"));
     let mut config = train_config(6);
     config.schedule = ScheduleConfig::Constant;
     config.precision = precision;
@@ -324,7 +320,6 @@ fn learn_bars(precision: ConvPrecision) -> snn_train::trainer::RunSummary {
     )
     .unwrap();
     assert!(out.join("best/config.json").exists() && out.join("last/trainer.json").exists());
-    let _ = std::fs::remove_dir_all(&out);
     summary
 }
 
@@ -487,9 +482,8 @@ fn a_non_finite_gradient_stops_before_any_update() {
 
 #[test]
 fn optimizer_state_round_trips_and_refuses_another_optimizer() {
-    let dir = std::env::temp_dir().join(format!("snn-train-optim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("optimizer.safetensors");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("optimizer.safetensors");
     let mut a: Optim<B> = Optim::new(OptimizerConfig::adam());
     let mut v = vector(&[1.0, -1.0]);
     for _ in 0..2 {
@@ -522,5 +516,4 @@ fn optimizer_state_round_trips_and_refuses_another_optimizer() {
     let mut sgd: Optim<B> = Optim::new(OptimizerConfig::sgd(0.9, 0.0));
     let err = sgd.load(&path, &Default::default()).unwrap_err();
     assert!(err.to_string().contains("saved by Adam"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
