@@ -27,10 +27,11 @@ use crate::device::{dispatch, DeviceKind, Job};
 
 /// The kernels tried when `--kernels` is not given, in the order tried (a spent budget drops
 /// the last): burn-cubecl's implicit GEMM (the current default), split-K with three chunk
-/// lengths (weight gradients only, so they are quick), then the routines burn's autotuner
+/// lengths (weight gradients only, so they are quick), im2col (forward and input gradients:
+/// batched matrix products over gathered patches), then the routines burn's autotuner
 /// would consider (asynchronous and TMA loads, each with its usual tile kind), then the
 /// specialised ones.
-const DEFAULT_KERNELS: &str = "gemm-sync-cyclic-cmma,split-k,split-k-16k,split-k-4k,\
+const DEFAULT_KERNELS: &str = "gemm-sync-cyclic-cmma,split-k,split-k-16k,split-k-4k,im2col,\
     gemm-async-cyclic-cmma,\
     gemm-async-strided-mma,gemm-sync-strided-mma,gemm-async-tma-cmma,gemm-async-tma-mma,\
     gemm-specialized-cyclic-cmma,gemm-specialized-cyclic-mma,gemm-specialized-tma-cmma,\
@@ -57,7 +58,7 @@ pub struct KernelBenchArgs {
     #[arg(long, default_value_t = ConvPrecision::Full)]
     precision: ConvPrecision,
     /// Comma-separated kernel names (`gemm-<routine>-<tile>`, `split-k`, `split-k-<n>k`,
-    /// `direct`, `burn`), or `all`.
+    /// `im2col`, `direct`, `burn`), or `all`.
     #[arg(long, default_value = DEFAULT_KERNELS)]
     kernels: String,
     /// Timed repetitions per kernel and op (median reported), after one untimed run.
@@ -338,7 +339,11 @@ fn sweep<I: SnnBackend>(
     for kernel in &kernels {
         for (layer, check, full, references) in &cases {
             for (op, reference, baseline) in references {
-                if kernel.is_split_k() && *op != Op::WeightGrad {
+                let runs = match op {
+                    Op::WeightGrad => kernel.runs_weight_grad(),
+                    _ => kernel.runs_forward(),
+                };
+                if !runs {
                     continue;
                 }
                 let mut row = Row {
@@ -684,7 +689,7 @@ mod tests {
 
     #[test]
     fn kernel_lists_parse() {
-        assert_eq!(parse_kernels(DEFAULT_KERNELS).unwrap().len(), 13);
+        assert_eq!(parse_kernels(DEFAULT_KERNELS).unwrap().len(), 14);
         assert_eq!(parse_kernels("all").unwrap(), ConvKernel::all());
         assert_eq!(
             parse_kernels("direct, split-k").unwrap(),

@@ -47,11 +47,16 @@ fn every_fixture_matches_the_official_code_on_a_cubecl_backend() {
     let mixed: CubeConvPlan = "forward=direct,input=gemm-async-cyclic-mma,weight=split-k-4k"
         .parse()
         .unwrap();
+    // The kernels built from tensor ops alone (gathered patches times the weight, split-K).
+    let matmuls: CubeConvPlan = "forward=im2col,input=im2col,weight=split-k-4k"
+        .parse()
+        .unwrap();
     let mut plans: Vec<CubeConvPlan> = vec![
         CubeConvAlgorithm::ImplicitGemm.into(),
         CubeConvAlgorithm::ImplicitGemmSplitK.into(),
         mixed,
         CubeConvAlgorithm::Burn.into(),
+        matmuls,
     ];
     if let Ok(plan) = std::env::var("SNN_CUBE_CONV") {
         plans.push(plan.parse().expect("SNN_CUBE_CONV"));
@@ -66,6 +71,10 @@ fn every_fixture_matches_the_official_code_on_a_cubecl_backend() {
         fallbacks_of.push(fell_back);
     }
     assert_eq!(fallbacks_of[3], 0, "only the implicit GEMMs fall back");
+    assert_eq!(
+        fallbacks_of[4], 0,
+        "im2col runs every op of the stride-1 event net"
+    );
     if cfg!(not(feature = "cuda")) {
         // Lavapipe has no matrix units: every convolution of the training step and the
         // evaluation pass must have asked for the implicit GEMM and fallen back (3 forward,

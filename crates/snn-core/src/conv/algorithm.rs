@@ -94,9 +94,9 @@ impl GemmTile {
 }
 
 /// How one convolution op (forward, input gradient or weight gradient) runs on a CubeCL
-/// backend. Named `burn`, `direct`, `split-k` (chunks of 64 k positions), `split-k-<n>k`
-/// (chunks of `n` k positions, `n` a power of two from 1 to 1024: `split-k-16k`) or
-/// `gemm-<routine>-<tile>` (e.g. `gemm-async-cyclic-mma`); `gemm` alone is
+/// backend. Named `burn`, `direct`, `im2col`, `split-k` (chunks of 64 k positions),
+/// `split-k-<n>k` (chunks of `n` k positions, `n` a power of two from 1 to 1024: `split-k-16k`)
+/// or `gemm-<routine>-<tile>` (e.g. `gemm-async-cyclic-mma`); `gemm` alone is
 /// [`ConvKernel::GEMM`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
@@ -116,6 +116,10 @@ pub enum ConvKernel {
     /// [`ConvKernel::SPLIT_K_LOG2`] (a plan with another is refused): shorter chunks make more
     /// products side by side, longer ones fewer partial sums.
     SplitK(u8),
+    /// Forward and input gradient only: gathered patches times the weight, one batched matrix
+    /// product per chunk of frames ([`super::im2col`]). The input gradient needs stride 1 and
+    /// no dilation; otherwise it runs [`Direct`](Self::Direct), counted as a fallback.
+    Im2col,
 }
 
 impl ConvKernel {
@@ -135,8 +139,19 @@ impl ConvKernel {
         matches!(self, ConvKernel::SplitK(_))
     }
 
-    /// Every kernel: `burn`, `direct`, split-K by chunk length, then the implicit GEMMs by
-    /// routine and tile.
+    /// Whether this kernel computes forward convolutions and input gradients (all but
+    /// split-K).
+    pub fn runs_forward(self) -> bool {
+        !self.is_split_k()
+    }
+
+    /// Whether this kernel computes weight gradients (all but `im2col`).
+    pub fn runs_weight_grad(self) -> bool {
+        self != ConvKernel::Im2col
+    }
+
+    /// Every kernel: `burn`, `direct`, `im2col`, split-K by chunk length, then the implicit
+    /// GEMMs by routine and tile.
     pub fn all() -> Vec<ConvKernel> {
         let gemms = GemmRoutine::ALL.into_iter().flat_map(|r| {
             GemmTile::ALL
@@ -144,7 +159,7 @@ impl ConvKernel {
                 .map(move |t| ConvKernel::Gemm(r, t))
         });
         let split_k = Self::SPLIT_K_CHUNKS.into_iter().map(ConvKernel::SplitK);
-        [ConvKernel::Burn, ConvKernel::Direct]
+        [ConvKernel::Burn, ConvKernel::Direct, ConvKernel::Im2col]
             .into_iter()
             .chain(split_k)
             .chain(gemms)
@@ -157,6 +172,7 @@ impl fmt::Display for ConvKernel {
         match self {
             ConvKernel::Burn => f.write_str("burn"),
             ConvKernel::Direct => f.write_str("direct"),
+            ConvKernel::Im2col => f.write_str("im2col"),
             ConvKernel::SplitK(16) => f.write_str("split-k"),
             ConvKernel::SplitK(log2) if Self::SPLIT_K_LOG2.contains(log2) => {
                 write!(f, "split-k-{}k", 1u32 << (log2 - 10))
@@ -243,8 +259,8 @@ impl CubeConvPlan {
         }
     }
 
-    /// Checks that each op's kernel can run that op: [`ConvKernel::SplitK`] is a weight
-    /// gradient.
+    /// Checks that each op's kernel can run that op: [`ConvKernel::SplitK`] computes only
+    /// weight gradients, [`ConvKernel::Im2col`] none.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.misuse().map_or(Ok(()), |reason| {
             Err(ConfigError::BadConvPlan {
@@ -258,8 +274,16 @@ impl CubeConvPlan {
     fn misuse(&self) -> Option<String> {
         [("forward", self.forward), ("input", self.input_grad)]
             .into_iter()
-            .find(|(_, kernel)| kernel.is_split_k())
+            .find(|(_, kernel)| !kernel.runs_forward())
             .map(|(op, kernel)| format!("`{kernel}` computes weight gradients, not `{op}`"))
+            .or_else(|| {
+                (!self.weight_grad.runs_weight_grad()).then(|| {
+                    format!(
+                        "`{}` computes forward convolutions and input gradients, not `weight`",
+                        self.weight_grad
+                    )
+                })
+            })
             .or_else(|| match self.weight_grad {
                 ConvKernel::SplitK(log2) if !ConvKernel::SPLIT_K_LOG2.contains(&log2) => Some(
                     format!("split-K chunks of 2^{log2} positions; from 2^10 to 2^20 are allowed"),
@@ -454,7 +478,11 @@ mod tests {
     #[test]
     fn kernel_names_round_trip() {
         let all = ConvKernel::all();
-        assert_eq!(all.len(), 2 + 4 + 9 * 2);
+        assert_eq!(all.len(), 3 + 4 + 9 * 2);
+        assert_eq!("im2col".parse(), Ok(ConvKernel::Im2col));
+        assert!(ConvKernel::Im2col.runs_forward() && !ConvKernel::Im2col.runs_weight_grad());
+        assert!(!ConvKernel::SPLIT_K.runs_forward() && ConvKernel::SPLIT_K.runs_weight_grad());
+        assert!(ConvKernel::GEMM.runs_forward() && ConvKernel::GEMM.runs_weight_grad());
         for (i, routine) in GemmRoutine::ALL.into_iter().enumerate() {
             assert_eq!(routine as usize, i);
         }
@@ -538,6 +566,15 @@ mod tests {
         }
         let err = "forward=split-k".parse::<CubeConvPlan>().unwrap_err();
         assert!(err.to_string().contains("weight gradients"), "{err}");
+        let plan: CubeConvPlan = "forward=im2col,input=im2col,weight=split-k-4k"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (plan.forward, plan.input_grad),
+            (ConvKernel::Im2col, ConvKernel::Im2col)
+        );
+        let err = "weight=im2col".parse::<CubeConvPlan>().unwrap_err();
+        assert!(err.to_string().contains("not `weight`"), "{err}");
         let err = "input=tiled".parse::<CubeConvPlan>().unwrap_err();
         assert!(err.to_string().contains("`tiled`"), "{err}");
         assert!(set_cube_conv_plan(CubeConvPlan::uniform(ConvKernel::SPLIT_K)).is_err());

@@ -21,6 +21,7 @@ use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
 use cubek::std::InputBinding;
 
 use super::algorithm::{cube_conv_plan, record_fallback, ConvKernel, GemmRoutine, GemmTile};
+use super::im2col::{conv2d_im2col, input_grad_im2col, input_grad_supported};
 use super::split_k::{chunks_for, weight_grad_split_k};
 
 /// The result of a kernel that cannot fail for shapes the layer accepted; a failure is a bug
@@ -219,14 +220,33 @@ fn gemm_weight_grad<R: CubeRuntime>(
 
 /// Split-K outside the weight gradient: [`super::algorithm::set_cube_conv_plan`] refuses it.
 const SPLIT_K_ELSEWHERE: &str = "split-k is a weight-gradient kernel (plans are validated)";
+/// im2col for the weight gradient: refused likewise.
+const IM2COL_FOR_WEIGHTS: &str = "im2col computes no weight gradients (plans are validated)";
+
+/// A CubeCL tensor as a burn tensor of its backend, for the kernels built from tensor ops.
+fn burn_tensor<R, F, I, BT, const D: usize>(t: CubeTensor<R>) -> Tensor<CubeBackend<R, F, I, BT>, D>
+where
+    R: CubeRuntime,
+    F: FloatElement,
+    I: IntElement,
+    BT: BoolElement,
+{
+    Tensor::from_primitive(TensorPrimitive::Float(t))
+}
 
 /// The forward convolution.
-pub(crate) fn conv2d<R: CubeRuntime>(
+pub(crate) fn conv2d<R, F, I, BT>(
     x: CubeTensor<R>,
     weight: CubeTensor<R>,
     bias: Option<CubeTensor<R>>,
     options: ConvOptions<2>,
-) -> CubeTensor<R> {
+) -> CubeTensor<R>
+where
+    R: CubeRuntime,
+    F: FloatElement,
+    I: IntElement,
+    BT: BoolElement,
+{
     const NAME: &str = "event_conv2d";
     let with = |strategy| {
         conv_forward::<R, 2>(
@@ -253,6 +273,19 @@ pub(crate) fn conv2d<R: CubeRuntime>(
             },
             || with(ConvStrategy::Direct),
         ),
+        ConvKernel::Im2col if options.groups == 1 => conv2d_im2col(
+            burn_tensor::<R, F, I, BT, 4>(x.clone()),
+            burn_tensor(weight.clone()),
+            bias.clone().map(burn_tensor::<R, F, I, BT, 1>),
+            &options,
+            None,
+        )
+        .into_primitive()
+        .tensor(),
+        ConvKernel::Im2col => {
+            record_fallback();
+            expect(NAME, with(ConvStrategy::Direct))
+        }
         ConvKernel::SplitK(_) => unreachable!("{SPLIT_K_ELSEWHERE}"),
     }
 }
@@ -307,6 +340,7 @@ where
         )
     };
     match cube_conv_plan().weight_grad {
+        ConvKernel::Im2col => unreachable!("{IM2COL_FOR_WEIGHTS}"),
         ConvKernel::Burn => expect(
             NAME,
             conv_weight_backward::<R, 2>(
@@ -367,12 +401,18 @@ where
 /// The gradient with respect to the input: the transposed convolution of the output gradient.
 /// As for the weight, [`ConvKernel::Direct`] calls the direct transposed-convolution kernel
 /// itself (burn-cubecl's `Direct` strategy runs the autotuned one when burn has `autotune`).
-pub(crate) fn x_backward<R: CubeRuntime>(
+pub(crate) fn x_backward<R, F, I, BT>(
     x: CubeTensor<R>,
     weight: CubeTensor<R>,
     output_grad: CubeTensor<R>,
     options: ConvOptions<2>,
-) -> CubeTensor<R> {
+) -> CubeTensor<R>
+where
+    R: CubeRuntime,
+    F: FloatElement,
+    I: IntElement,
+    BT: BoolElement,
+{
     const NAME: &str = "event_conv2d_x_backward";
     let in_shape = x.shape();
     let direct = || {
@@ -415,6 +455,22 @@ pub(crate) fn x_backward<R: CubeRuntime>(
             ),
         ),
         ConvKernel::Direct => expect(NAME, direct()),
+        ConvKernel::Im2col => {
+            let [_, _, kh, kw] = weight.shape().dims();
+            if input_grad_supported(&options, [kh, kw]) {
+                input_grad_im2col(
+                    burn_tensor::<R, F, I, BT, 4>(output_grad.clone()),
+                    burn_tensor(weight.clone()),
+                    &options,
+                    None,
+                )
+                .into_primitive()
+                .tensor()
+            } else {
+                record_fallback();
+                expect(NAME, direct())
+            }
+        }
         // cubek 0.2 notes that TMA loads do not work for the input gradient yet, but refuses
         // only the simple TMA routine; both count as fallbacks here.
         ConvKernel::Gemm(GemmRoutine::AsyncTma | GemmRoutine::SpecializedTma, _) => {

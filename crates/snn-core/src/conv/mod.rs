@@ -29,6 +29,7 @@ pub mod autodiff;
 pub mod cpu;
 #[cfg(feature = "cubecl")]
 mod cube;
+pub mod im2col;
 pub mod precision;
 pub mod split_k;
 
@@ -169,7 +170,7 @@ where
         bias: Option<FloatTensor<Self>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        cube::conv2d(x, weight, bias, options)
+        cube::conv2d::<R, F, I, BT>(x, weight, bias, options)
     }
 
     fn event_conv2d_weight_backward(
@@ -187,7 +188,7 @@ where
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        cube::x_backward(x, weight, output_grad, options)
+        cube::x_backward::<R, F, I, BT>(x, weight, output_grad, options)
     }
 }
 
