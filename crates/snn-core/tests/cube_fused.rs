@@ -11,10 +11,12 @@
 //! It runs on whichever CubeCL backend the features select:
 //! - `--features cuda`: burn's `Cuda`, on an NVIDIA GPU (libcuda and NVRTC are loaded at run
 //!   time): `cargo test -p snn-core --features cuda --test cube_fused -- --test-threads=1`.
-//! - `--features vulkan`: burn's `Wgpu` with SPIR-V kernels, which runs on the CPU through a
-//!   software Vulkan driver (Mesa's lavapipe, Debian's `mesa-vulkan-drivers`): the same kernel
-//!   source, compiled to SPIR-V instead of CUDA C++. This is how CI checks the kernel logic
-//!   without a GPU: `cargo test -p snn-core --features vulkan --test cube_fused`.
+//! - `vulkan`: burn's `Wgpu` with SPIR-V kernels, which runs on the CPU through a software
+//!   Vulkan driver (Mesa's lavapipe, Debian's `mesa-vulkan-drivers`): the same kernel source,
+//!   compiled to SPIR-V instead of CUDA C++. This is how CI checks the kernel logic without a
+//!   GPU, inside `cargo test --workspace` (xtask's dev-dependencies turn `vulkan` on); alone:
+//!   `cargo test -p snn-core --features vulkan --test cube_fused`. Where no Vulkan driver
+//!   answers the tests skip, unless `SNN_REQUIRE_VULKAN=1` (`common::cube_device`).
 //!
 //! Spikes must agree exactly, with one allowance: the GPU compiler may contract a multiply and
 //! an add into one FMA, which can move a membrane value by one rounding step. A neuron whose

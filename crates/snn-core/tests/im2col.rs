@@ -46,13 +46,15 @@ type Case = (
     [usize; 2],
 );
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 7] = [
     (5, 3, 4, 8, 8, [3, 3], [1, 1], [1, 1], [1, 1]),
     (4, 2, 5, 9, 7, [3, 3], [2, 2], [1, 1], [1, 1]),
     (3, 3, 2, 10, 10, [3, 3], [1, 1], [2, 2], [2, 2]),
     (3, 4, 3, 6, 6, [1, 1], [1, 1], [0, 0], [1, 1]),
     (4, 2, 3, 11, 9, [5, 3], [2, 1], [2, 1], [1, 1]),
     (3, 2, 3, 7, 9, [3, 5], [1, 1], [0, 2], [1, 1]),
+    // Padding K - 1: the gradient's convolution has no padding.
+    (3, 2, 3, 6, 7, [3, 3], [1, 1], [2, 2], [1, 1]),
 ];
 
 #[test]
@@ -136,6 +138,17 @@ fn im2col_input_gradient_matches_burns() {
         }
         checked += 1;
     }
-    // The 3 x 3 (padding 1 and the 3 x 5 with padding 0 and 2) and the 1 x 1 cases.
-    assert_eq!(checked, 3, "stride-1 undilated cases");
+    // The 3 x 3 (padding 1 and 2), the 3 x 5 (padding 0 and 2) and the 1 x 1 cases.
+    assert_eq!(checked, 4, "stride-1 undilated cases");
+}
+
+#[test]
+fn an_empty_batch_gives_an_empty_output() {
+    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let x = tensor(Vec::new(), [0, 2, 5, 5]);
+    let weight = tensor(vec![0.5; 3 * 2 * 9], [3, 2, 3, 3]);
+    let out = conv2d_im2col(x, weight.clone(), None, &options, None);
+    assert_eq!(out.dims(), [0, 3, 5, 5]);
+    let grad = input_grad_im2col(tensor(Vec::new(), [0, 3, 5, 5]), weight, &options, None);
+    assert_eq!(grad.dims(), [0, 2, 5, 5]);
 }

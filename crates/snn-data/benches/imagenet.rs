@@ -6,8 +6,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use image::{ImageFormat, Rgb, RgbImage};
 use snn_data::imagenet::{ImageNet, ImageNetSplit, ImageTransform};
 
-fn dataset() -> ImageNet {
-    let root = std::env::temp_dir().join(format!("snn-imagenet-bench-{}", std::process::id()));
+/// The dataset, and the temporary directory holding it (removed when dropped).
+fn dataset() -> (ImageNet, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
     for i in 0..32u32 {
         let dir = root.join("train").join(format!("n{:08}", i % 4));
         std::fs::create_dir_all(&dir).unwrap();
@@ -23,11 +25,11 @@ fn dataset() -> ImageNet {
             .save_with_format(dir.join(format!("img_{i}.JPEG")), ImageFormat::Jpeg)
             .unwrap();
     }
-    ImageNet::open(&root, ImageNetSplit::Train).unwrap()
+    (ImageNet::open(&root, ImageNetSplit::Train).unwrap(), tmp)
 }
 
 fn batches(c: &mut Criterion) {
-    let data = dataset();
+    let (data, _dir) = dataset();
     let indices: Vec<usize> = (0..data.samples.len()).collect();
     let mut group = c.benchmark_group("imagenet");
     group.throughput(Throughput::Elements(indices.len() as u64));

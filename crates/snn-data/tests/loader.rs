@@ -154,7 +154,7 @@ fn cache_hits_misses_and_corruption() {
         .unwrap()
         .flatten()
         .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
-        .filter(|e| e.path().to_string_lossy().contains(".tmp"))
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
         .count();
     assert_eq!(leftovers, 0);
 }

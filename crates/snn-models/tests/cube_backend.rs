@@ -3,9 +3,11 @@
 //! neuron's CubeCL kernel) must reproduce the official PyTorch run as the CPU path does.
 //!
 //! It runs on whichever CubeCL backend the features select:
-//! - `--features vulkan`: burn's `Wgpu` with SPIR-V kernels; without a GPU, Mesa's software
-//!   Vulkan driver (lavapipe, Debian's `mesa-vulkan-drivers`) runs them on the CPU:
-//!   `cargo test -p snn-models --features vulkan --test cube_backend` (CI does).
+//! - `vulkan`: burn's `Wgpu` with SPIR-V kernels; without a GPU, Mesa's software Vulkan driver
+//!   (lavapipe, Debian's `mesa-vulkan-drivers`) runs them on the CPU. `cargo test --workspace`
+//!   builds it (xtask's dev-dependencies turn `vulkan` on) and CI runs it there; alone:
+//!   `cargo test -p snn-models --features vulkan --test cube_backend`. Where no Vulkan driver
+//!   answers it skips, unless `SNN_REQUIRE_VULKAN=1` (`common::cube_device`).
 //! - `--features cuda`: burn's `Cuda` on an NVIDIA GPU (`scripts/gpu-check.sh` runs it).
 //!
 //! In f32, at the tolerance of the CPU's f32 run (`official_fixtures.rs`): measured worst 5e-6;
@@ -70,10 +72,22 @@ fn every_fixture_matches_the_official_code_on_a_cubecl_backend() {
         println!("convolutions: {plan}, {fell_back} fell back to the direct kernel");
         fallbacks_of.push(fell_back);
     }
-    assert_eq!(fallbacks_of[3], 0, "only the implicit GEMMs fall back");
+    assert_eq!(fallbacks_of[3], 0, "burn's own choice never falls back");
     assert_eq!(
         fallbacks_of[4], 0,
         "im2col runs every op of the stride-1 event net"
+    );
+    // A net with strided convolutions: im2col computes every forward pass, and the input
+    // gradients of the four stride-2 convolutions (the first of each stage, conv2_x to
+    // conv5_x; the stem's input is data, with no gradient) fall back, which also shows that
+    // im2col, not the direct kernel, ran the others.
+    set_cube_conv_plan(matmuls).unwrap();
+    let before = cube_conv_fallbacks();
+    common::check::<B>("resnet_CSA_T2.safetensors", DType::F32, 1e-4);
+    assert_eq!(
+        cube_conv_fallbacks() - before,
+        4,
+        "im2col fallbacks on the ResNet"
     );
     if cfg!(not(feature = "cuda")) {
         // Lavapipe has no matrix units: every convolution of the training step and the

@@ -117,8 +117,10 @@ pub enum ConvKernel {
     /// products side by side, longer ones fewer partial sums.
     SplitK(u8),
     /// Forward and input gradient only: gathered patches times the weight, one batched matrix
-    /// product per chunk of frames ([`super::im2col`]). The input gradient needs stride 1 and
-    /// no dilation; otherwise it runs [`Direct`](Self::Direct), counted as a fallback.
+    /// product per chunk of frames ([`super::im2col`]). One group only, and for the input
+    /// gradient also stride 1, no dilation and padding below the kernel size
+    /// ([`super::im2col::input_grad_supported`]); otherwise the op runs
+    /// [`Direct`](Self::Direct), counted as a fallback ([`cube_conv_fallbacks`]).
     Im2col,
 }
 
@@ -433,12 +435,13 @@ pub fn cube_conv_plan() -> CubeConvPlan {
     *PLAN.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// How many convolutions (forward or gradient) asked for an implicit GEMM ran the direct
-/// kernel instead, in this process: a benchmark of a GEMM kernel that reports fallbacks
-/// measured the direct kernel for those.
+/// How many convolutions (forward or gradient) asked for an implicit GEMM or `im2col` ran the
+/// direct kernel instead, in this process: a benchmark of such a kernel that reports
+/// fallbacks measured the direct kernel for those.
 static FALLBACKS: AtomicU64 = AtomicU64::new(0);
 
-/// The number of implicit-GEMM convolutions that fell back to the direct kernel so far.
+/// The number of implicit-GEMM or `im2col` convolutions that fell back to the direct kernel so
+/// far.
 pub fn cube_conv_fallbacks() -> u64 {
     FALLBACKS.load(Ordering::Relaxed)
 }

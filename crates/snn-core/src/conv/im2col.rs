@@ -24,7 +24,8 @@ use burn::tensor::{Slice, Tensor};
 /// The most bytes of patches one chunk of frames may gather: 1 GiB, so that the extra memory
 /// stays small beside a training step's activations (a batch-128 Gesture step at T 60 holds
 /// tens of GiB) while a chunk still holds hundreds of frames (910 frames of the 64-channel
-/// 32 x 32 layer in bf16).
+/// 32 x 32 layer in bf16). Besides the patches, a chunk holds its padded input and its
+/// product; the output is written into one tensor as the chunks go.
 pub const COLUMNS_BYTES: usize = 1 << 30;
 
 /// The number of frames per chunk for frames of `per_frame` patch values of `elem_bytes` bytes:
@@ -58,13 +59,19 @@ pub fn conv2d_im2col<B: Backend>(
             + 1
     };
     let (oh, ow) = (out_size(0, h, kh), out_size(1, w, kw));
-    let dtype = x.dtype();
-    let x = if ph > 0 || pw > 0 {
-        // Zeros of x's own dtype (burn's `pad` fills in the default float dtype on Flex).
-        Tensor::zeros([n, c_in, h + 2 * ph, w + 2 * pw], (&x.device(), dtype))
-            .slice_assign([0..n, 0..c_in, ph..ph + h, pw..pw + w], x)
-    } else {
-        x
+    let (device, dtype) = (x.device(), x.dtype());
+    if n == 0 {
+        return Tensor::empty([0, c_out, oh, ow], (&device, dtype));
+    }
+    // A chunk of frames, padded: zeros of x's own dtype (burn's `pad` fills in the default
+    // float dtype on Flex).
+    let padded = |frames: Tensor<B, 4>| {
+        if ph == 0 && pw == 0 {
+            return frames;
+        }
+        let f = frames.dims()[0];
+        Tensor::zeros([f, c_in, h + 2 * ph, w + 2 * pw], (&device, dtype))
+            .slice_assign([0..f, 0..c_in, ph..ph + h, pw..pw + w], frames)
     };
     // [1, C_out, KH x KW x C_in], rows in the patches' (ky, kx, ci) order; broadcast over the
     // frames of a chunk by the batched product.
@@ -77,16 +84,18 @@ pub fn conv2d_im2col<B: Backend>(
     };
     let per_chunk = chunk.unwrap_or_else(|| frames_per_chunk(depth * oh * ow, dtype.size()));
     assert!(per_chunk > 0, "im2col convolution: chunks of 0 frames");
-    let mut outputs = Vec::with_capacity(n.div_ceil(per_chunk));
+    let mut out: Option<Tensor<B, 3>> = None;
     for start in (0..n).step_by(per_chunk) {
         let frames = per_chunk.min(n - start);
-        let chunk = x.clone().slice([
+        let chunk = padded(x.clone().slice([
             Slice::from(start..start + frames),
-            Slice::from(0..c_in),
             Slice::full(),
             Slice::full(),
-        ]);
-        let mut windows = Vec::with_capacity(kh * kw);
+            Slice::full(),
+        ]));
+        // [frames, KH x KW x C_in, OH, OW]: each window copied once, straight from its strided
+        // view into its rows.
+        let mut patches = Tensor::empty([frames, depth, oh, ow], (&device, dtype));
         for ky in 0..kh {
             for kx in 0..kw {
                 let window = chunk.clone().slice([
@@ -95,19 +104,22 @@ pub fn conv2d_im2col<B: Backend>(
                     span(ky, 0, oh),
                     span(kx, 1, ow),
                 ]);
-                windows.push(window.reshape([frames, c_in, oh * ow]));
+                let row = (ky * kw + kx) * c_in;
+                patches = patches.slice_assign([0..frames, row..row + c_in, 0..oh, 0..ow], window);
             }
         }
-        // [frames, KH x KW x C_in, OH x OW]
-        let patches = Tensor::cat(windows, 1);
-        outputs.push(weight.clone().matmul(patches));
+        let product = weight
+            .clone()
+            .matmul(patches.reshape([frames, depth, oh * ow]));
+        out = Some(match out {
+            // One chunk: its product is the output.
+            None if frames == n => product,
+            None => Tensor::empty([n, c_out, oh * ow], (&device, dtype))
+                .slice_assign([0..frames, 0..c_out, 0..oh * ow], product),
+            Some(out) => out.slice_assign([start..start + frames, 0..c_out, 0..oh * ow], product),
+        });
     }
-    let out = if outputs.len() == 1 {
-        outputs.pop().unwrap()
-    } else {
-        Tensor::cat(outputs, 0)
-    };
-    let out = out.reshape([n, c_out, oh, ow]);
+    let out = out.expect("n > 0").reshape([n, c_out, oh, ow]);
     match bias {
         Some(bias) => out + bias.reshape([1, c_out, 1, 1]),
         None => out,

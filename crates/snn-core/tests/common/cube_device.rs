@@ -30,7 +30,13 @@ pub fn available<B: Backend>(test: &str) -> bool {
     let required = std::env::var(REQUIRE_VULKAN).is_ok_and(|v| v == "1");
     match probe {
         Ok(_) => true,
-        Err(cause) if required => std::panic::resume_unwind(cause),
+        Err(cause) if required => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: no Vulkan device answers, and {REQUIRE_VULKAN}=1 makes that a failure"
+            );
+            std::panic::resume_unwind(cause)
+        }
         Err(_) => {
             // Straight to stderr: the test harness captures `eprintln!`, and a skip must show.
             let _ = writeln!(
