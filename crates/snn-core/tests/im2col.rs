@@ -5,23 +5,12 @@
 
 use burn::backend::Flex;
 use burn::tensor::ops::{ConvOptions, ModuleOps};
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{Tensor, TensorPrimitive};
 use snn_core::conv::im2col::{conv2d_im2col, input_grad_im2col, input_grad_supported};
 
 mod common;
 
-use common::Rng;
-
-fn tensor<const D: usize>(values: Vec<f64>, dims: [usize; D]) -> Tensor<Flex, D> {
-    Tensor::from_data(
-        TensorData::new(values, dims),
-        (&Default::default(), DType::F64),
-    )
-}
-
-fn host<const D: usize>(t: Tensor<Flex, D>) -> Vec<f64> {
-    t.into_data().iter::<f64>().collect()
-}
+use common::{flex_tensor as tensor, inner_values as host, Rng};
 
 fn assert_close(ours: &[f64], expected: &[f64], what: &str) {
     assert_eq!(ours.len(), expected.len(), "{what}: sizes");

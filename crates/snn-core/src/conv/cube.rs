@@ -355,15 +355,12 @@ where
         ConvKernel::Direct if options.groups != 1 => expect(NAME, burn_direct()),
         ConvKernel::Direct => expect(NAME, direct()),
         ConvKernel::SplitK(log2) if options.groups == 1 => {
-            let tensor = |t: CubeTensor<R>| {
-                Tensor::<Cube<R, F, I, BT>, 4>::from_primitive(TensorPrimitive::Float(t))
-            };
             let [n, _, _, _] = x.shape().dims();
             let [_, _, oh, ow] = output_grad.shape().dims();
             let [_, _, kh, kw] = weight_shape.dims();
             weight_grad_split_k(
-                tensor(x),
-                tensor(output_grad),
+                burn_tensor::<R, F, I, BT, 4>(x),
+                burn_tensor(output_grad),
                 [kh, kw],
                 &options,
                 chunks_for(

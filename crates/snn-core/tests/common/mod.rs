@@ -55,6 +55,14 @@ pub fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
     t.into_data().iter::<f64>().collect()
 }
 
+/// An f64 tensor on `Flex` itself (no autodiff), for kernels called outside the graph.
+pub fn flex_tensor<const D: usize>(values: Vec<f64>, dims: [usize; D]) -> Tensor<Flex, D> {
+    Tensor::from_data(
+        TensorData::new(values, dims),
+        (&Default::default(), DType::F64),
+    )
+}
+
 /// Values of an inner-backend tensor (a gradient).
 pub fn inner_values<const D: usize>(t: Tensor<Flex, D>) -> Vec<f64> {
     t.into_data().iter::<f64>().collect()
