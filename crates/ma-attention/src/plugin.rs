@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use snn_core::reference::{next_state, spike_straight_through};
+use snn_core::neuron::reference::{next_state, spike_straight_through};
 use snn_core::{Lif, LifConfig, SnnBackend};
 
 use crate::block::{reshape_like, AttentionWeights, MultiDimAttention};

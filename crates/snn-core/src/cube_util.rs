@@ -1,4 +1,4 @@
-//! Helpers shared by the CubeCL kernels of [`crate::fused`], [`crate::norm`] and
+//! Helpers shared by the CubeCL kernels of [`crate::neuron::fused`], [`crate::norm`] and
 //! [`crate::scale`] (features `cuda`, `vulkan`): the cube size, element-wise launch geometry,
 //! operand preparation and in-cube reductions (sum, maximum, minimum index).
 

@@ -1,49 +1,55 @@
 //! # snn-core
 //!
-//! Spiking neurons for [burn](https://burn.dev): the LIF family in one configurable neuron,
-//! multi-step execution over time-first `[T, B, ...]` sequences, a single-step API for
-//! streaming, a fused forward/backward kernel, and firing statistics.
+//! Spiking neurons for [burn](https://burn.dev), and the fused ops that make spiking networks
+//! fast: the LIF family in one configurable neuron, run over time-first `[T, B, ...]`
+//! sequences as one fused operation (or one step at a time for streaming), firing statistics,
+//! and the layers' other hot ops as backend extensions.
 //!
-//! - [`LifConfig`] describes a neuron (decay, threshold, spike test, reset, surrogate); the
-//!   presets [`LifConfig::ma_snn_event`] and [`LifConfig::ms_resnet`] match the official MA-SNN
-//!   code exactly.
-//! - [`Lif`] is the layer: [`Lif::forward`] runs the whole sequence as one fused autodiff
-//!   operation ([`fused`]), [`Lif::forward_reference`] runs the same dynamics from plain tensor
-//!   ops ([`reference`]), [`Lif::step`] advances one step with explicit state.
-//! - [`FiringStats`] / [`FiringMonitor`] give per-layer spike counts and rates.
+//! Laid out by concept:
+//! - [`neuron`]: the neuron. [`LifConfig`] describes it (decay, threshold, spike test, reset,
+//!   surrogate; the presets [`LifConfig::ma_snn_event`] and [`LifConfig::ms_resnet`] match the
+//!   official MA-SNN code exactly), [`neuron::rule`] writes each of its rules once, [`Lif`] is
+//!   the layer ([`Lif::forward`] fused, [`Lif::forward_reference`] from plain tensor ops,
+//!   [`Lif::step`] with explicit state), [`FiringStats`] / [`FiringMonitor`] count spikes.
+//! - The ops, one folder each with the same files for the same roles: [`conv`] (event-driven
+//!   convolution), [`norm`] (batch normalisation), [`pool`] (block average pooling, the
+//!   attention's squeeze), [`scale`] (the attention's rescaling), and the neuron's own
+//!   [`neuron::fused`]. In each, `mod.rs` holds the backend trait and the public functions,
+//!   `generic.rs` the tensor-op default every backend gets, `autodiff.rs` the one-node
+//!   `Autodiff<B>` wrapper, `cpu.rs` the `Flex` kernels and `cube.rs` the CubeCL kernels
+//!   (features `cuda`, `vulkan`).
+//! - [`flex_util`] and `cube_util`: what the CPU and the CubeCL kernels of every op share.
 //!
-//! Everything is generic over the burn backend; the fused kernel is specialised for `Flex`
-//! (CPU) and burn's CubeCL backends (`Cuda`), and runs a generic tensor-op path elsewhere (see
-//! [`fused::LifBackend`]).
+//! Everything is generic over the burn backend: the kernels are specialised for `Flex` (CPU)
+//! and burn's CubeCL backends (`Cuda`, `Wgpu`); other backends run the generic tensor-op paths
+//! with the same numbers.
 
 #![warn(missing_docs)]
 
-pub mod config;
 pub mod conv;
 #[cfg(feature = "cubecl")]
 mod cube_util;
 pub mod error;
-pub mod fused;
+pub mod flex_util;
 pub mod neuron;
 pub mod norm;
 pub mod pool;
-pub mod reference;
 pub mod scale;
-pub mod stats;
+mod tensor;
 
-pub use config::{FireTest, FiringRule, LifConfig, Reset, Surrogate};
 pub use conv::{
     conv_precision, cube_conv_fallbacks, cube_conv_plan, event_conv2d, event_conv2d_affine_pool,
     set_conv_precision, set_cube_conv_algorithm, set_cube_conv_plan, ConvKernel, ConvPrecision,
     ConvPrecisionScope, CubeConvAlgorithm, CubeConvPlan, EventConvBackend,
 };
 pub use error::{ConfigError, ShapeError};
-pub use fused::{LifBackend, MultiStep};
-pub use neuron::{Lif, LifState};
+pub use neuron::{
+    Compare, Elementwise, FireTest, FiringMonitor, FiringRule, FiringStats, Lif, LifBackend,
+    LifConfig, LifState, MultiStep, Reset, Surrogate,
+};
 pub use norm::{batch_norm_pool_train, batch_norm_train, channel_affine, BatchNormBackend};
 pub use pool::{block_avg_pool2d, mean_max, PoolBackend};
 pub use scale::{attention_scale, scaled_mean_max, ScaleBackend};
-pub use stats::{FiringMonitor, FiringStats};
 
 /// Every kernel extension the network layers use: the fused neuron, the event-driven
 /// convolution, the fused batch normalisation, block average pooling with the attention's

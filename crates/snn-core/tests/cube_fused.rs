@@ -31,7 +31,7 @@ mod common;
 use burn::backend::Autodiff;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive};
-use snn_core::fused::{generic, LifBackend, LifForward, LifGrads};
+use snn_core::neuron::fused::{generic, LifBackend, LifForward, LifGrads};
 use snn_core::norm::{self, BatchNormBackend};
 use snn_core::pool::{generic_mean_max, generic_mean_max_backward, PoolBackend};
 use snn_core::scale::{

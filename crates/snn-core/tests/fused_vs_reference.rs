@@ -7,7 +7,7 @@ use burn::backend::Flex;
 use burn::module::Param;
 use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
-use snn_core::fused::{generic, LifBackend};
+use snn_core::neuron::fused::{generic, LifBackend};
 use snn_core::{FireTest, Lif, LifConfig, Reset, Surrogate};
 
 mod common;

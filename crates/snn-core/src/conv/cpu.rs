@@ -19,7 +19,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
+use crate::flex_util::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 use crate::norm::cpu::channel_sums;
 
 /// Above this fraction of non-zero inputs the dense (im2col + GEMM) forward convolution is

@@ -4,7 +4,7 @@
 
 use burn::tensor::ops::conv::{calculate_conv_output_size, calculate_padding_out};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, FloatTensorOps};
-use burn::tensor::{Shape, Slice, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{Shape, Slice, TensorMetadata};
 use burn_cubecl::kernel::conv::{
     conv_data_backward, conv_forward, conv_transpose2d, conv_weight_backward, ConvStrategy,
     ConvTranspose2dStrategy,
@@ -23,6 +23,7 @@ use cubek::std::InputBinding;
 use super::algorithm::{cube_conv_plan, record_fallback, ConvKernel, GemmRoutine, GemmTile};
 use super::im2col::{conv2d_im2col, input_grad_im2col, input_grad_supported};
 use super::split_k::{chunks_for, weight_grad_split_k};
+use crate::tensor::wrap;
 
 /// The result of a kernel that cannot fail for shapes the layer accepted; a failure is a bug
 /// of the caller and panics, as burn's own ops do.
@@ -223,17 +224,6 @@ const SPLIT_K_ELSEWHERE: &str = "split-k is a weight-gradient kernel (plans are 
 /// im2col for the weight gradient: refused likewise.
 const IM2COL_FOR_WEIGHTS: &str = "im2col computes no weight gradients (plans are validated)";
 
-/// A CubeCL tensor as a burn tensor of its backend, for the kernels built from tensor ops.
-fn burn_tensor<R, F, I, BT, const D: usize>(t: CubeTensor<R>) -> Tensor<CubeBackend<R, F, I, BT>, D>
-where
-    R: CubeRuntime,
-    F: FloatElement,
-    I: IntElement,
-    BT: BoolElement,
-{
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
 /// The forward convolution.
 pub(crate) fn conv2d<R, F, I, BT>(
     x: CubeTensor<R>,
@@ -274,9 +264,9 @@ where
             || with(ConvStrategy::Direct),
         ),
         ConvKernel::Im2col if options.groups == 1 => conv2d_im2col(
-            burn_tensor::<R, F, I, BT, 4>(x.clone()),
-            burn_tensor(weight.clone()),
-            bias.clone().map(burn_tensor::<R, F, I, BT, 1>),
+            wrap::<CubeBackend<R, F, I, BT>, 4>(x.clone()),
+            wrap(weight.clone()),
+            bias.clone().map(wrap::<CubeBackend<R, F, I, BT>, 1>),
             &options,
             None,
         )
@@ -359,8 +349,8 @@ where
             let [_, _, oh, ow] = output_grad.shape().dims();
             let [_, _, kh, kw] = weight_shape.dims();
             weight_grad_split_k(
-                burn_tensor::<R, F, I, BT, 4>(x),
-                burn_tensor(output_grad),
+                wrap::<CubeBackend<R, F, I, BT>, 4>(x),
+                wrap(output_grad),
                 [kh, kw],
                 &options,
                 chunks_for(
@@ -456,8 +446,8 @@ where
             let [_, _, kh, kw] = weight.shape().dims();
             if input_grad_supported(&options, [kh, kw]) {
                 input_grad_im2col(
-                    burn_tensor::<R, F, I, BT, 4>(output_grad.clone()),
-                    burn_tensor(weight.clone()),
+                    wrap::<CubeBackend<R, F, I, BT>, 4>(output_grad.clone()),
+                    wrap(weight.clone()),
                     &options,
                     None,
                 )

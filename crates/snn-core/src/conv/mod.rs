@@ -37,6 +37,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 
+use crate::tensor::{unwrap, wrap};
+
 pub use algorithm::{
     cube_conv_fallbacks, cube_conv_plan, set_cube_conv_algorithm, set_cube_conv_plan, ConvKernel,
     CubeConvAlgorithm, CubeConvPlan, GemmRoutine, GemmTile,
@@ -203,13 +205,8 @@ pub(crate) fn composed_affine_pool<B: EventConvBackend>(
     options: ConvOptions<2>,
     pool: usize,
 ) -> FloatTensor<B> {
-    let tensor = |t: FloatTensor<B>| Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(t));
-    let y = Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d(
-        x, weight, bias, options,
-    )));
-    affine_avg_pool(y, tensor(scale), tensor(shift), pool)
-        .into_primitive()
-        .tensor()
+    let y: Tensor<B, 4> = wrap(B::event_conv2d(x, weight, bias, options));
+    unwrap(affine_avg_pool(y, wrap(scale), wrap(shift), pool))
 }
 
 /// `avg_pool(y * scale[c] + shift[c])` over non-overlapping `pool x pool` windows (trailing rows

@@ -24,7 +24,7 @@ use num_traits::ToPrimitive;
 use rayon::prelude::*;
 
 use super::{generic, BatchNormGrads, BatchNormTrain};
-use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
+use crate::flex_util::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 
 /// `[N, C, H, W]`.
 type Dims = [usize; 4];

@@ -28,9 +28,9 @@ use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
-use super::generic::wrap;
 use super::{BatchNormGrads, BatchNormTrain};
 use crate::cube_util::{cube_sum, elementwise_geometry, prepare, CUBE_SIZE};
+use crate::tensor::{unwrap, wrap};
 
 /// The kernels index with 32 bits (CubeCL's default); larger tensors take the tensor-op path.
 const MAX_ELEMENTS: usize = u32::MAX as usize;
@@ -207,14 +207,17 @@ fn dims(shape: &Shape) -> [usize; 4] {
     }
 }
 
-fn primitive<R, F, I, BT, const D: usize>(t: BurnTensor<Cube<R, F, I, BT>, D>) -> CubeTensor<R>
+/// A tensor's primitive, contiguous, for the kernels to index directly.
+fn contiguous_primitive<R, F, I, BT, const D: usize>(
+    t: BurnTensor<Cube<R, F, I, BT>, D>,
+) -> CubeTensor<R>
 where
     R: CubeRuntime,
     F: FloatElement,
     I: IntElement,
     BT: BoolElement,
 {
-    into_contiguous(t.into_primitive().tensor())
+    into_contiguous(unwrap(t))
 }
 
 /// The per-channel sums of [`channel_sums_kernel`], combined over the chunks: `[C]` each.
@@ -298,8 +301,14 @@ where
         .reshape([n, c, h * w])
         .slice([0..1, 0..c, 0..1])
         .reshape([c]);
-    let [sum, sum_sq] =
-        channel_sums::<R, F, I, BT>(&x, &x, primitive(first.clone()), [n, c, h, w], 1, false);
+    let [sum, sum_sq] = channel_sums::<R, F, I, BT>(
+        &x,
+        &x,
+        contiguous_primitive(first.clone()),
+        [n, c, h, w],
+        1,
+        false,
+    );
     let count = (n * h * w) as f64;
     let shifted_mean = sum.div_scalar(count);
     let mean = first + shifted_mean.clone();
@@ -321,8 +330,8 @@ where
         cube_count,
         cube_dim,
         x.into_tensor_arg(),
-        primitive(scale).into_tensor_arg(),
-        primitive(shift).into_tensor_arg(),
+        contiguous_primitive(scale).into_tensor_arg(),
+        contiguous_primitive(shift).into_tensor_arg(),
         output.clone().into_tensor_arg(),
         c,
         h,
@@ -334,8 +343,8 @@ where
     );
     BatchNormTrain {
         output,
-        mean: primitive(mean),
-        var: primitive(var),
+        mean: contiguous_primitive(mean),
+        var: contiguous_primitive(var),
     }
 }
 
@@ -375,8 +384,14 @@ where
     let grad = prepare(grad_output, dtype);
     let mean = per_channel(mean);
     let inv_std = per_channel(var).add_scalar(epsilon).sqrt().recip();
-    let [sum_g, sum_ga] =
-        channel_sums::<R, F, I, BT>(&x, &grad, primitive(mean.clone()), [n, c, h, w], pool, true);
+    let [sum_g, sum_ga] = channel_sums::<R, F, I, BT>(
+        &x,
+        &grad,
+        contiguous_primitive(mean.clone()),
+        [n, c, h, w],
+        pool,
+        true,
+    );
     let count = (n * h * w) as f64;
     let grad_bias = sum_g;
     let grad_weight = sum_ga * inv_std.clone();
@@ -392,11 +407,11 @@ where
         cube_dim,
         x.into_tensor_arg(),
         grad.into_tensor_arg(),
-        primitive(mean).into_tensor_arg(),
-        primitive(inv_std).into_tensor_arg(),
-        primitive(coef).into_tensor_arg(),
-        primitive(mean_g).into_tensor_arg(),
-        primitive(mean_gx).into_tensor_arg(),
+        contiguous_primitive(mean).into_tensor_arg(),
+        contiguous_primitive(inv_std).into_tensor_arg(),
+        contiguous_primitive(coef).into_tensor_arg(),
+        contiguous_primitive(mean_g).into_tensor_arg(),
+        contiguous_primitive(mean_gx).into_tensor_arg(),
         dx.clone().into_tensor_arg(),
         c,
         h,
@@ -408,7 +423,7 @@ where
     );
     BatchNormGrads {
         input: dx,
-        weight: primitive(grad_weight),
-        bias: primitive(grad_bias),
+        weight: contiguous_primitive(grad_weight),
+        bias: contiguous_primitive(grad_bias),
     }
 }

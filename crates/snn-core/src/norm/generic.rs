@@ -3,17 +3,10 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{Shape, Tensor, TensorMetadata};
 
 use super::{BatchNormGrads, BatchNormTrain};
-
-pub(super) fn wrap<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-fn unwrap<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
-    t.into_primitive().tensor()
-}
+use crate::tensor::{unwrap, wrap};
 
 /// Per-channel mean over axes 0 and 2 of `[N, C, S]`, as `[1, C, 1]`.
 fn channel_mean<B: Backend>(x: Tensor<B, 3>) -> Tensor<B, 3> {

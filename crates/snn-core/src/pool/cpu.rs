@@ -5,7 +5,7 @@ use burn::tensor::{DType, Shape, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
+use crate::flex_util::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 
 /// Forward: `x` holds planes of `h x w`; returns planes of `(h / k) x (w / k)`.
 pub fn forward<E: KernelFloat>(x: &[E], h: usize, w: usize, k: usize) -> Vec<E> {

@@ -14,18 +14,19 @@
 //! and maximum as CubeCL kernels (`cube`; the pooling keeps burn's op); `Autodiff<B>` records
 //! one node per output whose backward calls the inner backend's backward.
 
+pub mod autodiff;
 pub mod cpu;
 #[cfg(feature = "cubecl")]
 pub(crate) mod cube;
+pub mod generic;
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::Autodiff;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{Shape, Tensor, TensorMetadata};
+
+use crate::tensor::{unwrap, wrap};
+pub(crate) use autodiff::{split_pair, stack_pair};
+pub use generic::{generic_mean_max, generic_mean_max_backward};
 
 /// Mean and maximum over the middle axis, both `[A, L]`.
 #[derive(Debug)]
@@ -131,121 +132,6 @@ where
     }
 }
 
-#[derive(Debug)]
-struct PoolBackward;
-
-impl<B: PoolBackend> Backward<B, 1> for PoolBackward {
-    /// Input shape and window.
-    type State = (Shape, usize);
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<B>(&ops.node);
-        let (shape, k) = ops.state;
-        if let [Some(node)] = ops.parents {
-            grads.register::<B>(node.id, B::block_avg_pool2d_backward(grad, shape, k));
-        }
-    }
-}
-
-/// The two outputs of a mean-and-maximum op ([`PoolBackend::mean_max`],
-/// [`crate::ScaleBackend::scaled_mean_max`]) stacked as `[2, A, L]`, so the op is one graph
-/// node whose backward runs once with both gradients (two nodes ran it twice, each pass over
-/// the whole input).
-pub(crate) fn stack_pair<B: Backend>(out: &MeanMax<B>) -> FloatTensor<B> {
-    // The backend's reshape: `Tensor::reshape` reads a 0 as "keep this axis", which breaks
-    // empty inputs.
-    let part = |t: &FloatTensor<B>| {
-        let [a, l] = t.shape().dims::<2>();
-        B::float_reshape(t.clone(), Shape::new([1, a, l]))
-    };
-    B::float_cat(vec![part(&out.mean), part(&out.max)], 0)
-}
-
-/// The mean and maximum of a [`stack_pair`] (each `[A, L]`); on an autodiff backend each is a
-/// differentiable slice of it.
-pub(crate) fn split_pair<B: Backend>(stacked: FloatTensor<B>) -> MeanMax<B> {
-    let [_, a, l] = stacked.shape().dims::<3>();
-    let t = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(stacked));
-    let part = |i: usize| {
-        let slice = t.clone().narrow(0, i, 1).into_primitive().tensor();
-        B::float_reshape(slice, Shape::new([a, l]))
-    };
-    MeanMax {
-        mean: part(0),
-        max: part(1),
-    }
-}
-
-#[derive(Debug)]
-struct MeanMaxBackward;
-
-impl<B: PoolBackend> Backward<B, 1> for MeanMaxBackward {
-    /// The input and the forward maximum.
-    type State = (FloatTensor<B>, FloatTensor<B>);
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grads_pair = split_pair::<B>(grads.consume::<B>(&ops.node));
-        let (x, max_value) = ops.state;
-        if let [Some(node)] = ops.parents {
-            let grad =
-                B::mean_max_backward(x, max_value, Some(grads_pair.mean), Some(grads_pair.max));
-            grads.register::<B>(node.id, grad);
-        }
-    }
-}
-
-impl<B: PoolBackend, C: CheckpointStrategy> PoolBackend for Autodiff<B, C> {
-    fn mean_max(x: FloatTensor<Self>) -> MeanMax<Self> {
-        let out = B::mean_max(x.primitive.clone());
-        let stacked = stack_pair::<B>(&out);
-        let tracked = match MeanMaxBackward
-            .prepare::<C>([x.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((x.primitive, out.max), stacked),
-            OpsKind::UnTracked(prep) => prep.finish(stacked),
-        };
-        split_pair::<Self>(tracked)
-    }
-
-    fn mean_max_backward(
-        x: FloatTensor<Self>,
-        max: FloatTensor<Self>,
-        grad_mean: Option<FloatTensor<Self>>,
-        grad_max: Option<FloatTensor<Self>>,
-    ) -> FloatTensor<Self> {
-        // Second-order use is not supported: computed on the inner backend, untracked.
-        Self::from_inner(B::mean_max_backward(
-            x.primitive,
-            max.primitive,
-            grad_mean.map(|g| g.primitive),
-            grad_max.map(|g| g.primitive),
-        ))
-    }
-
-    fn block_avg_pool2d(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
-        let out = B::block_avg_pool2d(x.primitive.clone(), k);
-        match PoolBackward
-            .prepare::<C>([x.node.clone()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((x.primitive.shape(), k), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
-    }
-
-    fn block_avg_pool2d_backward(
-        grad: FloatTensor<Self>,
-        x_shape: Shape,
-        k: usize,
-    ) -> FloatTensor<Self> {
-        // Second-order use is not supported: computed on the inner backend, untracked.
-        Self::from_inner(B::block_avg_pool2d_backward(grad.primitive, x_shape, k))
-    }
-}
-
 /// Averages `x` (`[N, C, H, W]`) over non-overlapping `k x k` windows (`k = 1` returns `x`).
 ///
 /// # Panics
@@ -259,58 +145,12 @@ pub fn block_avg_pool2d<B: PoolBackend>(x: Tensor<B, 4>, k: usize) -> Tensor<B, 
     if k == 1 {
         return x;
     }
-    Tensor::from_primitive(TensorPrimitive::Float(B::block_avg_pool2d(
-        x.into_primitive().tensor(),
-        k,
-    )))
+    wrap(B::block_avg_pool2d(unwrap(x), k))
 }
 
 /// Mean and maximum of `x` (`[A, R, L]`) over `R`, each `[A, L]`, both differentiable (the
 /// maximum's gradient goes to the first maximum along `R`).
 pub fn mean_max<B: PoolBackend>(x: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let out = B::mean_max(x.into_primitive().tensor());
-    (
-        Tensor::from_primitive(TensorPrimitive::Float(out.mean)),
-        Tensor::from_primitive(TensorPrimitive::Float(out.max)),
-    )
-}
-
-/// [`PoolBackend::mean_max`] from burn's `mean_dim` and `max_dim`: the default, and the
-/// reference the CPU kernel is tested against.
-pub fn generic_mean_max<B: Backend>(x: FloatTensor<B>) -> MeanMax<B> {
-    let x: Tensor<B, 3> = Tensor::from_primitive(TensorPrimitive::Float(x));
-    let [a, _, l] = x.dims();
-    MeanMax {
-        mean: x
-            .clone()
-            .mean_dim(1)
-            .reshape([a, l])
-            .into_primitive()
-            .tensor(),
-        max: x.max_dim(1).reshape([a, l]).into_primitive().tensor(),
-    }
-}
-
-/// [`PoolBackend::mean_max_backward`] from burn's ops: `argmax` finds the first maximum (so
-/// the forward maximum is not needed) and `scatter` places its gradient.
-pub fn generic_mean_max_backward<B: Backend>(
-    x: FloatTensor<B>,
-    _max: FloatTensor<B>,
-    grad_mean: Option<FloatTensor<B>>,
-    grad_max: Option<FloatTensor<B>>,
-) -> FloatTensor<B> {
-    let x: Tensor<B, 3> = Tensor::from_primitive(TensorPrimitive::Float(x));
-    let [a, r, l] = x.dims();
-    let wrap = |g: FloatTensor<B>| {
-        Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(g)).reshape([a, 1, l])
-    };
-    let mut grad = x.zeros_like();
-    if let Some(g) = grad_mean {
-        grad = grad + wrap(g).div_scalar(r as f64).expand([a, r, l]);
-    }
-    if let Some(g) = grad_max {
-        let first = x.argmax(1);
-        grad = grad.scatter(1, first, wrap(g), burn::tensor::IndexingUpdateOp::Add);
-    }
-    grad.into_primitive().tensor()
+    let out = B::mean_max(unwrap(x));
+    (wrap(out.mean), wrap(out.max))
 }

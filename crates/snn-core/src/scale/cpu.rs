@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 use super::{ScaleGains, ScaleGrads};
-use crate::fused::cpu::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
+use crate::flex_util::{cast, contiguous, flex_from_vec, typed_slice, KernelFloat};
 use crate::norm::cpu::par_planes;
 use crate::pool::cpu::row_sum_max;
 

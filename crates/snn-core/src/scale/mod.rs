@@ -24,21 +24,24 @@
 //! rescaling's kernels take back to `x` and the gains; `Autodiff<B>` records one node with the
 //! input and the three gains as parents.
 
+pub mod autodiff;
 pub mod cpu;
 #[cfg(feature = "cubecl")]
 mod cube;
+pub mod generic;
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::Autodiff;
-use burn::tensor::activation::relu;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Shape, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{Tensor, TensorMetadata};
 
-use crate::pool::{split_pair, stack_pair, MeanMax, PoolBackend};
+use crate::pool::{MeanMax, PoolBackend};
+use crate::tensor::{unwrap, wrap};
+#[cfg(feature = "cubecl")]
+use generic::unit_spatial;
+pub use generic::{
+    generic_attention_scale, generic_attention_scale_backward, generic_scaled_mean_max,
+    generic_scaled_mean_max_backward,
+};
 
 /// The three gains of [`ScaleBackend::attention_scale`]: temporal `[T, B]`, channel `[B, C]`,
 /// spatial `[B, S]`.
@@ -220,154 +223,6 @@ where
     }
 }
 
-#[derive(Debug)]
-struct ScaleBackward;
-
-impl<B: ScaleBackend> Backward<B, 4> for ScaleBackward {
-    /// The input, the gains and the ReLU flag.
-    type State = (FloatTensor<B>, ScaleGains<B>, bool);
-
-    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<B>(&ops.node);
-        let (x, gains, relu) = ops.state;
-        let wants = [0, 1, 2, 3].map(|i| ops.parents[i].is_some());
-        let out = B::attention_scale_backward(x, gains, relu, grad, wants);
-        let [px, pt, pc, ps] = ops.parents;
-        for (parent, g) in [
-            (px, out.x),
-            (pt, out.temporal),
-            (pc, out.channel),
-            (ps, out.spatial),
-        ] {
-            if let (Some(node), Some(g)) = (parent, g) {
-                grads.register::<B>(node.id, g);
-            }
-        }
-    }
-}
-
-#[derive(Debug)]
-struct ScaledMeanMaxBackward;
-
-impl<B: ScaleBackend> Backward<B, 3> for ScaledMeanMaxBackward {
-    /// The input, the gains and the forward maximum.
-    type State = (FloatTensor<B>, ScaleGains<B>, FloatTensor<B>);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let pair = split_pair::<B>(grads.consume::<B>(&ops.node));
-        let (x, gains, max) = ops.state;
-        let wants = [0, 1, 2].map(|i| ops.parents[i].is_some());
-        let out =
-            B::scaled_mean_max_backward(x, gains, max, Some(pair.mean), Some(pair.max), wants);
-        let [px, pt, pc] = ops.parents;
-        for (parent, g) in [(px, out.x), (pt, out.temporal), (pc, out.channel)] {
-            if let (Some(node), Some(g)) = (parent, g) {
-                grads.register::<B>(node.id, g);
-            }
-        }
-    }
-}
-
-impl<B: ScaleBackend, C: CheckpointStrategy> ScaleBackend for Autodiff<B, C> {
-    fn attention_scale(
-        x: FloatTensor<Self>,
-        gains: ScaleGains<Self>,
-        relu: bool,
-    ) -> FloatTensor<Self> {
-        let inner = inner_gains::<B, C>(&gains);
-        let out = B::attention_scale(x.primitive.clone(), inner.clone(), relu);
-        match ScaleBackward
-            .prepare::<C>([
-                x.node.clone(),
-                gains.temporal.node.clone(),
-                gains.channel.node.clone(),
-                gains.spatial.node.clone(),
-            ])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((x.primitive, inner, relu), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
-    }
-
-    fn attention_scale_backward(
-        x: FloatTensor<Self>,
-        gains: ScaleGains<Self>,
-        relu: bool,
-        grad: FloatTensor<Self>,
-        wants: [bool; 4],
-    ) -> ScaleGrads<Self> {
-        // Second-order use is not supported: computed on the inner backend, untracked.
-        let inner = inner_gains::<B, C>(&gains);
-        let out = B::attention_scale_backward(x.primitive, inner, relu, grad.primitive, wants);
-        lift_grads::<B, C>(out)
-    }
-
-    fn scaled_mean_max(x: FloatTensor<Self>, gains: ScaleGains<Self>) -> MeanMax<Self> {
-        let inner = inner_gains::<B, C>(&gains);
-        let out = B::scaled_mean_max(x.primitive.clone(), inner.clone());
-        let stacked = stack_pair::<B>(&out);
-        let tracked = match ScaledMeanMaxBackward
-            .prepare::<C>([
-                x.node.clone(),
-                gains.temporal.node.clone(),
-                gains.channel.node.clone(),
-            ])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((x.primitive, inner, out.max), stacked),
-            OpsKind::UnTracked(prep) => prep.finish(stacked),
-        };
-        split_pair::<Self>(tracked)
-    }
-
-    fn scaled_mean_max_backward(
-        x: FloatTensor<Self>,
-        gains: ScaleGains<Self>,
-        max: FloatTensor<Self>,
-        grad_mean: Option<FloatTensor<Self>>,
-        grad_max: Option<FloatTensor<Self>>,
-        wants: [bool; 3],
-    ) -> ScaleGrads<Self> {
-        // Second-order use is not supported: computed on the inner backend, untracked.
-        let inner = inner_gains::<B, C>(&gains);
-        lift_grads::<B, C>(B::scaled_mean_max_backward(
-            x.primitive,
-            inner,
-            max.primitive,
-            grad_mean.map(|g| g.primitive),
-            grad_max.map(|g| g.primitive),
-            wants,
-        ))
-    }
-}
-
-/// The inner backend's view of autodiff gains.
-fn inner_gains<B: ScaleBackend, C: CheckpointStrategy>(
-    gains: &ScaleGains<Autodiff<B, C>>,
-) -> ScaleGains<B> {
-    ScaleGains {
-        temporal: gains.temporal.primitive.clone(),
-        channel: gains.channel.primitive.clone(),
-        spatial: gains.spatial.primitive.clone(),
-    }
-}
-
-/// Inner-backend gradients as (untracked) autodiff tensors.
-fn lift_grads<B: ScaleBackend, C: CheckpointStrategy>(
-    out: ScaleGrads<B>,
-) -> ScaleGrads<Autodiff<B, C>> {
-    let lift = <Autodiff<B, C> as AutodiffBackend>::from_inner;
-    ScaleGrads {
-        x: out.x.map(lift),
-        temporal: out.temporal.map(lift),
-        channel: out.channel.map(lift),
-        spatial: out.spatial.map(lift),
-    }
-}
-
 /// `relu?(((x * temporal) * channel) * spatial)` on `x` `[T, B, C, S]` with temporal `[T, B]`,
 /// channel `[B, C]` and spatial `[B, S]` gains, each optional (a missing gain is 1), in one
 /// differentiable operation.
@@ -382,7 +237,7 @@ pub fn attention_scale<B: ScaleBackend>(
     relu: bool,
 ) -> Tensor<B, 4> {
     let (x, gains) = gains_for("attention_scale", x, temporal, channel, spatial);
-    float(B::attention_scale(x, gains, relu))
+    wrap(B::attention_scale(x, gains, relu))
 }
 
 /// Mean and maximum over `C` of `(x * temporal) * channel` for `x` `[T, B, C, S]` (a missing
@@ -399,7 +254,7 @@ pub fn scaled_mean_max<B: ScaleBackend>(
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let (x, gains) = gains_for("scaled_mean_max", x, temporal, channel, None);
     let out = B::scaled_mean_max(x, gains);
-    (float(out.mean), float(out.max))
+    (wrap(out.mean), wrap(out.max))
 }
 
 /// `x`'s primitive and the three gains, a missing one as ones, after checking their shapes
@@ -422,134 +277,12 @@ fn gains_for<B: Backend>(
             "{op}: the {what} gain does not fit x {:?}",
             [t, b, c, s]
         );
-        g.into_primitive().tensor()
+        unwrap(g)
     };
     let gains = ScaleGains {
         temporal: gain(temporal, [t, b], "temporal"),
         channel: gain(channel, [b, c], "channel"),
         spatial: gain(spatial, [b, s], "spatial"),
     };
-    (x.into_primitive().tensor(), gains)
-}
-
-fn float<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-/// The gains as `[T, B, 1, 1]`, `[1, B, C, 1]` and `[1, B, 1, S]` tensors for broadcasting.
-fn broadcast_gains<B: Backend>(
-    gains: ScaleGains<B>,
-    [t, b, c, s]: [usize; 4],
-) -> [Tensor<B, 4>; 3] {
-    [
-        float::<B, 2>(gains.temporal).reshape([t, b, 1, 1]),
-        float::<B, 2>(gains.channel).reshape([1, b, c, 1]),
-        float::<B, 2>(gains.spatial).reshape([1, b, 1, s]),
-    ]
-}
-
-/// [`ScaleBackend::attention_scale`] from burn's ops: the default, and the reference the CPU
-/// kernel is tested against.
-pub fn generic_attention_scale<B: Backend>(
-    x: FloatTensor<B>,
-    gains: ScaleGains<B>,
-    apply_relu: bool,
-) -> FloatTensor<B> {
-    let x = float::<B, 4>(x);
-    let [gt, gc, gs] = broadcast_gains(gains, x.dims());
-    let y = x * gt * gc * gs;
-    let y = if apply_relu { relu(y) } else { y };
-    y.into_primitive().tensor()
-}
-
-/// [`ScaleBackend::attention_scale_backward`] from burn's ops.
-pub fn generic_attention_scale_backward<B: Backend>(
-    x: FloatTensor<B>,
-    gains: ScaleGains<B>,
-    apply_relu: bool,
-    grad: FloatTensor<B>,
-    wants: [bool; 4],
-) -> ScaleGrads<B> {
-    let x = float::<B, 4>(x);
-    let dims = x.dims();
-    let [t, b, c, s] = dims;
-    let [gt, gc, gs] = broadcast_gains(gains, dims);
-    let mut e = float::<B, 4>(grad);
-    if apply_relu {
-        let y = x.clone() * gt.clone() * gc.clone() * gs.clone();
-        e = e.mask_fill(y.lower_equal_elem(0.0), 0.0);
-    }
-    let ex = e.clone() * x;
-    let prim = |t: Tensor<B, 2>| t.into_primitive().tensor();
-    ScaleGrads {
-        x: wants[0].then(|| {
-            (e * gs.clone() * gc.clone() * gt.clone())
-                .into_primitive()
-                .tensor()
-        }),
-        temporal: wants[1].then(|| {
-            prim(
-                (ex.clone() * gc.clone() * gs.clone())
-                    .sum_dim(3)
-                    .sum_dim(2)
-                    .reshape([t, b]),
-            )
-        }),
-        channel: wants[2].then(|| {
-            prim(
-                (ex.clone() * gt.clone() * gs)
-                    .sum_dim(3)
-                    .sum_dim(0)
-                    .reshape([b, c]),
-            )
-        }),
-        spatial: wants[3].then(|| prim((ex * gt * gc).sum_dim(2).sum_dim(0).reshape([b, s]))),
-    }
-}
-
-/// [`ScaleBackend::scaled_mean_max`] as the rescaling `(x * temporal) * channel` from burn's
-/// broadcast products, then [`PoolBackend::mean_max`] over `C`: the default, and the reference
-/// the CPU kernel is tested against.
-pub fn generic_scaled_mean_max<B: ScaleBackend>(
-    x: FloatTensor<B>,
-    gains: ScaleGains<B>,
-) -> MeanMax<B> {
-    let x = float::<B, 4>(x);
-    let [t, b, c, s] = x.dims();
-    let [gt, gc, _] = broadcast_gains(gains, [t, b, c, s]);
-    let scaled = (x * gt * gc).reshape([t * b, c, s]);
-    B::mean_max(scaled.into_primitive().tensor())
-}
-
-/// [`ScaleBackend::scaled_mean_max_backward`] composed from the backward passes of
-/// [`PoolBackend::mean_max`] and [`ScaleBackend::attention_scale`].
-pub fn generic_scaled_mean_max_backward<B: ScaleBackend>(
-    x: FloatTensor<B>,
-    gains: ScaleGains<B>,
-    max: FloatTensor<B>,
-    grad_mean: Option<FloatTensor<B>>,
-    grad_max: Option<FloatTensor<B>>,
-    wants: [bool; 3],
-) -> ScaleGrads<B> {
-    let shape = x.shape();
-    let [t, b, c, s] = shape.dims::<4>();
-    let gains = unit_spatial::<B>(gains, b, s);
-    let scaled = B::attention_scale(x.clone(), gains.clone(), false);
-    let scaled = B::float_reshape(scaled, Shape::new([t * b, c, s]));
-    let grad = B::mean_max_backward(scaled, max, grad_mean, grad_max);
-    let grad = B::float_reshape(grad, shape);
-    let [wx, wt, wc] = wants;
-    let mut out = B::attention_scale_backward(x, gains, false, grad, [wx, wt, wc, false]);
-    out.spatial = None;
-    out
-}
-
-/// The gains with the spatial one replaced by ones `[B, S]`.
-fn unit_spatial<B: Backend>(gains: ScaleGains<B>, b: usize, s: usize) -> ScaleGains<B> {
-    let device = B::float_device(&gains.temporal);
-    let dtype = gains.temporal.dtype();
-    ScaleGains {
-        spatial: B::float_ones(Shape::new([b, s]), &device, dtype.into()),
-        ..gains
-    }
+    (unwrap(x), gains)
 }

@@ -6,11 +6,11 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use crate::config::LifConfig;
 use crate::error::{ConfigError, ShapeError};
-use crate::fused::{self, LifBackend, MultiStep};
-use crate::reference;
-use crate::stats::FiringStats;
+use crate::neuron::config::LifConfig;
+use crate::neuron::fused::{self, LifBackend, MultiStep};
+use crate::neuron::reference;
+use crate::neuron::stats::FiringStats;
 
 /// A layer of LIF neurons. Parameter-free unless the decay is learnable.
 ///

@@ -10,7 +10,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::FloatTensor;
 
 use super::{LifBackend, LifForward, LifGrads};
-use crate::config::FiringRule;
+use crate::neuron::config::FiringRule;
 
 /// Which output of the fused forward a graph node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

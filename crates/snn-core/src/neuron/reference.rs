@@ -7,64 +7,23 @@
 //! Heaviside step `H(v)` and its derivative is exactly the surrogate `g(v)`, with no custom
 //! backward involved.
 
-use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use crate::config::{FireTest, FiringRule, Reset, Surrogate};
-
-/// The Heaviside step of `v = u - threshold` under `fire_test`, as 0/1 floats of `v`'s dtype.
-pub fn heaviside<B: Backend, const D: usize>(v: Tensor<B, D>, fire_test: FireTest) -> Tensor<B, D> {
-    let mask = match fire_test {
-        FireTest::GreaterOrEqual => v.clone().greater_equal_elem(0.0),
-        FireTest::Greater => v.clone().greater_elem(0.0),
-    };
-    v.zeros_like().mask_fill(mask, 1.0)
-}
-
-/// The surrogate derivative `g(v)` elementwise (same formulas as [`Surrogate::derivative`]).
-pub fn surrogate_derivative<B: Backend, const D: usize>(
-    v: Tensor<B, D>,
-    surrogate: Surrogate,
-) -> Tensor<B, D> {
-    match surrogate {
-        Surrogate::Rectangle { lens } => {
-            let inside = v.clone().abs().lower_elem(lens);
-            v.zeros_like().mask_fill(inside, 0.5 / lens)
-        }
-        Surrogate::Sigmoid { alpha } => {
-            let sig = sigmoid(v.mul_scalar(alpha));
-            sig.clone().mul(sig.neg().add_scalar(1.0)).mul_scalar(alpha)
-        }
-        Surrogate::Atan { alpha } => {
-            let z = v.mul_scalar(core::f64::consts::FRAC_PI_2 * alpha);
-            z.clone()
-                .mul(z)
-                .add_scalar(1.0)
-                .recip()
-                .mul_scalar(alpha * 0.5)
-        }
-        Surrogate::Triangle { width } => v
-            .abs()
-            .div_scalar(width)
-            .neg()
-            .add_scalar(1.0)
-            .clamp_min(0.0)
-            .div_scalar(width),
-    }
-}
+use super::config::FiringRule;
 
 /// A spike whose forward value is `H(v)` and whose derivative is the surrogate `g(v)`.
 pub fn spike_straight_through<B: Backend, const D: usize>(
     v: Tensor<B, D>,
     rule: &FiringRule,
 ) -> Tensor<B, D> {
-    let step = heaviside(v.clone().detach(), rule.fire_test);
-    let slope = surrogate_derivative(v.clone().detach(), rule.surrogate);
+    let step = rule.fire_test.spike(v.clone().detach());
+    let slope = rule.surrogate.derivative(v.clone().detach());
     step + (v.clone() - v.detach()) * slope
 }
 
-/// The state after a step: `decay * u` without a spike, the reset value with one.
+/// The state after a step, [`FiringRule::next_state`]: `decay * u` without a spike, the reset
+/// value with one.
 ///
 /// `decay` broadcasts against `u` (shape `[1, ..., 1]`). With `rule.detach_reset` the spike is
 /// a constant here, so no gradient flows through the reset.
@@ -75,17 +34,7 @@ pub fn next_state<B: Backend, const D: usize>(
     rule: &FiringRule,
 ) -> Tensor<B, D> {
     let s = if rule.detach_reset { s.detach() } else { s };
-    match rule.reset {
-        Reset::Hard { value } => {
-            let keep = s.clone().neg().add_scalar(1.0);
-            u.mul(decay).mul(keep) + s.mul_scalar(value)
-        }
-        Reset::Subtract => (u - s.mul_scalar(rule.threshold)).mul(decay),
-        Reset::LeakToThreshold => {
-            let keep = s.clone().neg().add_scalar(1.0);
-            (s.mul_scalar(rule.threshold) + keep.mul(u)).mul(decay)
-        }
-    }
+    rule.next_state(u, s, decay)
 }
 
 /// One differentiable time step.
@@ -107,7 +56,7 @@ pub fn step<B: Backend, const D: usize>(
 /// The whole sequence `[T, ...]` step by step from a zero state; returns `(spikes, membrane)`,
 /// both `[T, ...]`. `decay` has shape `[1]`.
 ///
-/// This records a few graph nodes per time step; [`crate::fused`] does the same work as one.
+/// This records a few graph nodes per time step; [`super::fused`] does the same work as one.
 pub fn multi_step<B: Backend, const D: usize>(
     x: Tensor<B, D>,
     decay: Tensor<B, 1>,

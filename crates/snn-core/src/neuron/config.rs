@@ -11,6 +11,7 @@
 //! ```
 //!
 //! The backward pass replaces `d s / d u` by a surrogate derivative (see [`Surrogate`]).
+//! The formulas themselves are written once, in [`super::rule`].
 
 use serde::{Deserialize, Serialize};
 
@@ -24,17 +25,6 @@ pub enum FireTest {
     GreaterOrEqual,
     /// Fire when `u > threshold` (official MS-ResNet / Att-Res-SNN code).
     Greater,
-}
-
-impl FireTest {
-    /// Whether a neuron at `v = u - threshold` fires.
-    #[inline(always)]
-    pub fn fires<F: PartialOrd + num_traits::Zero>(self, v: F) -> bool {
-        match self {
-            FireTest::GreaterOrEqual => v >= F::zero(),
-            FireTest::Greater => v > F::zero(),
-        }
-    }
 }
 
 /// What the stored state becomes after a spike. Without a spike the state always leaks to
@@ -82,39 +72,6 @@ pub enum Surrogate {
         /// Half-width of the support.
         width: f64,
     },
-}
-
-impl Surrogate {
-    /// The surrogate derivative at `v = u - threshold`.
-    #[inline(always)]
-    pub fn derivative<F: num_traits::Float>(self, v: F) -> F {
-        let c = |x: f64| F::from(x).expect("f64 constant fits the float type");
-        match self {
-            Surrogate::Rectangle { lens } => {
-                if v.abs() < c(lens) {
-                    c(0.5 / lens)
-                } else {
-                    F::zero()
-                }
-            }
-            Surrogate::Sigmoid { alpha } => {
-                let sig = F::one() / (F::one() + (-(c(alpha) * v)).exp());
-                c(alpha) * sig * (F::one() - sig)
-            }
-            Surrogate::Atan { alpha } => {
-                let z = c(core::f64::consts::FRAC_PI_2 * alpha) * v;
-                c(alpha * 0.5) / (F::one() + z * z)
-            }
-            Surrogate::Triangle { width } => {
-                let r = F::one() - v.abs() / c(width);
-                if r > F::zero() {
-                    r / c(width)
-                } else {
-                    F::zero()
-                }
-            }
-        }
-    }
 }
 
 /// Everything about a LIF neuron except its decay: threshold, spike test, reset, surrogate.

@@ -23,7 +23,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use crate::config::FiringRule;
+use crate::neuron::config::FiringRule;
 
 /// Outputs of the fused forward pass; tensors have the input's shape `[T, ...]` unless stated.
 #[derive(Debug)]

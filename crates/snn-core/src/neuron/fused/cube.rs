@@ -6,9 +6,9 @@
 //! launch that reads its inputs and writes its outputs exactly once. Threads of a cube handle
 //! neighbouring neurons, so every access to a `[T, N]` row is coalesced.
 //!
-//! The math is [`super::cpu`]'s, line by line: the state after a spike is written as
-//! `reference::next_state` computes it for `s = 1`, so spikes and membrane match the generic
-//! path exactly (up to the compiler contracting a multiply and an add into one FMA, which
+//! The math is the rules of [`crate::neuron::rule`] (which every other path calls) in device
+//! code, line by line: the state after a spike is `Reset::after_spike`, so spikes and
+//! membrane match the generic path exactly (up to the compiler contracting a multiply and an add into one FMA, which
 //! changes the last bit), and the backward pass carries `gh = dL/dh` in reverse with the
 //! partial derivatives `[dR/du, dR/ds, dR/d_decay]` of the state after the step.
 //!
@@ -27,8 +27,8 @@ use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeRuntime;
 
-use crate::config::{FireTest, FiringRule, Reset, Surrogate};
 use crate::cube_util::{elementwise_geometry, prepare};
+use crate::neuron::config::{FireTest, FiringRule, Reset, Surrogate};
 
 /// Spike test, chosen at kernel compile time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,7 +77,7 @@ fn reset_parts(reset: Reset) -> (ResetKind, f64) {
 }
 
 /// The surrogate's kind and its two parameters, derived in f64 exactly as
-/// [`Surrogate::derivative`] and `reference::surrogate_derivative` derive their constants.
+/// [`Surrogate::derivative`] derives its constants.
 fn surrogate_parts(surrogate: Surrogate) -> (SurrogateKind, f64, f64) {
     match surrogate {
         Surrogate::Rectangle { lens } => (SurrogateKind::Rectangle, lens, 0.5 / lens),

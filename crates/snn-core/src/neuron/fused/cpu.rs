@@ -12,20 +12,22 @@ use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use std::mem::MaybeUninit;
 
-use num_traits::Float;
 use rayon::prelude::*;
 
 use super::{generic, LifForward, LifGrads, LifSpikes};
-use crate::config::{FireTest, FiringRule, Reset, Surrogate};
+use crate::flex_util::{cast, contiguous, flex_from_vec, flex_scalar, typed_slice, KernelFloat};
+use crate::neuron::config::{FireTest, FiringRule, Reset, Surrogate};
+use crate::neuron::rule::{leak, Elementwise};
 
 /// Neurons per parallel block: big enough to amortise scheduling, small enough that the
 /// block's state stays in L1/L2 while it walks through time.
 const BLOCK: usize = 4096;
 
-/// Element types the kernel runs on.
-pub trait KernelFloat: Float + Send + Sync + bytemuck::Pod + burn::tensor::Element {}
-impl KernelFloat for f32 {}
-impl KernelFloat for f64 {}
+/// Element types the neuron kernel runs on: the CPU kernels' floats, with the neuron's rules
+/// ([`Elementwise`]) on them.
+pub trait LifFloat: KernelFloat + Elementwise + From<f32> {}
+impl LifFloat for f32 {}
+impl LifFloat for f64 {}
 
 /// Results of [`forward`].
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +41,7 @@ pub struct ForwardOutput<E> {
 }
 
 /// Runs the recurrence over `x` (`[steps, N]` row-major) from a zero state.
-pub fn forward<E: KernelFloat>(
+pub fn forward<E: LifFloat>(
     x: &[E],
     steps: usize,
     decay: E,
@@ -57,7 +59,7 @@ pub fn forward<E: KernelFloat>(
 
 /// [`forward`] without writing the membrane (inference needs only the spikes): one write
 /// stream fewer. `membrane` of the result is empty.
-pub fn forward_spikes<E: KernelFloat>(
+pub fn forward_spikes<E: LifFloat>(
     x: &[E],
     steps: usize,
     decay: E,
@@ -81,25 +83,29 @@ struct ForwardJob<'a, E> {
     keep_membrane: bool,
 }
 
-impl<E: KernelFloat> ForwardJob<'_, E> {
+impl<E: LifFloat> ForwardJob<'_, E> {
     fn run(self) -> ForwardOutput<E> {
+        // Each arm names its variant as a constant, so the rule's `match` folds away inside
+        // the monomorphised loop.
         match self.rule.fire_test {
-            FireTest::GreaterOrEqual => self.with_fire(|v| FireTest::GreaterOrEqual.fires(v)),
-            FireTest::Greater => self.with_fire(|v| FireTest::Greater.fires(v)),
+            t @ FireTest::GreaterOrEqual => self.with_fire(move |v| t.fires(v)),
+            t @ FireTest::Greater => self.with_fire(move |v| t.fires(v)),
         }
     }
 
     fn with_fire(self, fires: impl Fn(E) -> bool + Sync) -> ForwardOutput<E> {
-        let (decay, threshold) = (self.decay, cast::<E>(self.rule.threshold));
-        // The state after a spike, written exactly as `reference::next_state` computes it
-        // for s = 1, so the two paths agree bit for bit.
+        let (decay, threshold) = (self.decay, self.rule.threshold);
+        // The state after a spike, `Reset::after_spike`: the reference path's rule.
         match self.rule.reset {
-            Reset::Hard { value } => {
-                let value = cast::<E>(value);
-                self.with_reset(fires, move |_u| value)
+            r @ Reset::Hard { .. } => {
+                self.with_reset(fires, move |u| r.after_spike(u, decay, threshold))
             }
-            Reset::Subtract => self.with_reset(fires, move |u| (u - threshold) * decay),
-            Reset::LeakToThreshold => self.with_reset(fires, move |_u| threshold * decay),
+            r @ Reset::Subtract => {
+                self.with_reset(fires, move |u| r.after_spike(u, decay, threshold))
+            }
+            r @ Reset::LeakToThreshold => {
+                self.with_reset(fires, move |u| r.after_spike(u, decay, threshold))
+            }
         }
     }
 
@@ -129,7 +135,11 @@ impl<E: KernelFloat> ForwardJob<'_, E> {
                 let spike = if fired { E::one() } else { E::zero() };
                 si.write(spike);
                 count = count + spike;
-                *st = if fired { after_spike(ui) } else { decay * ui };
+                *st = if fired {
+                    after_spike(ui)
+                } else {
+                    leak(ui, decay)
+                };
             }
             count
         };
@@ -192,7 +202,7 @@ pub struct BackwardOutput<E> {
 
 /// BPTT through the recurrence given the forward membrane (`[steps, N]`) and the upstream
 /// gradients of spikes and/or membrane. See [`super::generic`] for the equations.
-pub fn backward<E: KernelFloat>(
+pub fn backward<E: LifFloat>(
     membrane: &[E],
     steps: usize,
     decay: E,
@@ -223,11 +233,11 @@ struct BackwardJob<'a, E> {
     want_decay_grad: bool,
 }
 
-impl<E: KernelFloat> BackwardJob<'_, E> {
+impl<E: LifFloat> BackwardJob<'_, E> {
     fn run(self) -> BackwardOutput<E> {
         match self.rule.fire_test {
-            FireTest::GreaterOrEqual => self.with_fire(|v| FireTest::GreaterOrEqual.fires(v)),
-            FireTest::Greater => self.with_fire(|v| FireTest::Greater.fires(v)),
+            t @ FireTest::GreaterOrEqual => self.with_fire(move |v| t.fires(v)),
+            t @ FireTest::Greater => self.with_fire(move |v| t.fires(v)),
         }
     }
 
@@ -245,30 +255,40 @@ impl<E: KernelFloat> BackwardJob<'_, E> {
         fires: impl Fn(E) -> bool + Sync,
         surrogate: impl Fn(E) -> E + Sync,
     ) -> BackwardOutput<E> {
-        let (beta, th) = (self.decay, cast::<E>(self.rule.threshold));
-        let zero = E::zero();
-        // [dR/du, dR/ds, dR/d_decay] of the state after the step, R(u, s, decay).
-        match self.rule.reset {
+        let beta = self.decay;
+        // [dR/du, dR/ds, dR/d_decay] of the state after the step, R(u, s, decay): the rules of
+        // `crate::neuron::rule`, with dR/ds = 0 when the reset is detached.
+        let partials = move |rule: FiringRule, u: E, fired: bool| {
+            let s = if fired { E::one() } else { E::zero() };
+            [
+                rule.d_state_d_u(s, beta),
+                rule.d_state_d_spike(u, beta).unwrap_or(E::zero()),
+                rule.d_state_d_decay(u, s),
+            ]
+        };
+        let rule = *self.rule;
+        match rule.reset {
             Reset::Hard { value } => {
-                let value = cast::<E>(value);
-                self.with_partials(fires, surrogate, move |u, fired| {
-                    if fired {
-                        [zero, value - beta * u, zero]
-                    } else {
-                        [beta, value - beta * u, u]
-                    }
-                })
+                let rule = FiringRule {
+                    reset: Reset::Hard { value },
+                    ..rule
+                };
+                self.with_partials(fires, surrogate, move |u, f| partials(rule, u, f))
             }
-            Reset::Subtract => self.with_partials(fires, surrogate, move |u, fired| {
-                [beta, -(beta * th), if fired { u - th } else { u }]
-            }),
-            Reset::LeakToThreshold => self.with_partials(fires, surrogate, move |u, fired| {
-                if fired {
-                    [zero, beta * (th - u), th]
-                } else {
-                    [beta, beta * (th - u), u]
-                }
-            }),
+            Reset::Subtract => {
+                let rule = FiringRule {
+                    reset: Reset::Subtract,
+                    ..rule
+                };
+                self.with_partials(fires, surrogate, move |u, f| partials(rule, u, f))
+            }
+            Reset::LeakToThreshold => {
+                let rule = FiringRule {
+                    reset: Reset::LeakToThreshold,
+                    ..rule
+                };
+                self.with_partials(fires, surrogate, move |u, f| partials(rule, u, f))
+            }
         }
     }
 
@@ -283,11 +303,6 @@ impl<E: KernelFloat> BackwardJob<'_, E> {
         // Every element is written below: no zeroing first.
         let mut grad_input: Vec<E> = Vec::with_capacity(len);
         let threshold = cast::<E>(self.rule.threshold);
-        let through_reset = if self.rule.detach_reset {
-            E::zero()
-        } else {
-            E::one()
-        };
         let want_decay_grad = self.want_decay_grad;
         let u_blocks = column_blocks(self.membrane, n);
         let gs_blocks = optional_column_blocks(self.grad_spikes, n, u_blocks.len());
@@ -318,7 +333,7 @@ impl<E: KernelFloat> BackwardJob<'_, E> {
                     {
                         let v = u - threshold;
                         let [d_du, d_ds, d_decay] = partials(u, fires(v));
-                        let g_spike = gs + through_reset * *gh * d_ds;
+                        let g_spike = gs + *gh * d_ds;
                         let g_u = gu + *gh * d_du + g_spike * surrogate(v);
                         row_decay = row_decay + *gh * d_decay;
                         gx.write(g_u);
@@ -339,10 +354,6 @@ impl<E: KernelFloat> BackwardJob<'_, E> {
             grad_decay,
         }
     }
-}
-
-pub(crate) fn cast<E: Float>(x: f64) -> E {
-    E::from(x).expect("every f64 converts to a float type")
 }
 
 /// Splits a row-major `[T, n]` buffer into column blocks: block `c` holds, for every `t`, the
@@ -389,32 +400,6 @@ fn column_blocks_mut<E>(buf: &mut [E], n: usize) -> Vec<Vec<&mut [E]>> {
     blocks
 }
 
-// --- burn-flex glue --------------------------------------------------------------------------
-
-fn flex_scalar(tensor: FlexTensor) -> f64 {
-    tensor
-        .into_data()
-        .iter::<f64>()
-        .next()
-        .expect("the decay tensor holds one value")
-}
-
-pub(crate) fn flex_from_vec<E: KernelFloat>(values: Vec<E>, shape: Shape) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
-pub(crate) fn contiguous<E: KernelFloat>(tensor: &FlexTensor) -> FlexTensor {
-    let tensor = tensor.to_contiguous();
-    debug_assert!(tensor.as_slice::<E>().is_some());
-    tensor
-}
-
-pub(crate) fn typed_slice<E: KernelFloat>(tensor: &FlexTensor) -> &[E] {
-    tensor
-        .as_slice::<E>()
-        .expect("a contiguous tensor of the dispatched dtype")
-}
-
 /// The `Flex` forward pass: the kernel for f32 and f64 (the membrane only when
 /// `keep_membrane`), the generic path for other dtypes (which always has it).
 fn flex_forward_pass(
@@ -423,7 +408,7 @@ fn flex_forward_pass(
     rule: &FiringRule,
     keep_membrane: bool,
 ) -> (LifSpikes<Flex>, Option<FlexTensor>) {
-    fn run<E: KernelFloat>(
+    fn run<E: LifFloat>(
         input: FlexTensor,
         decay: f64,
         rule: &FiringRule,
@@ -500,7 +485,7 @@ pub(crate) fn flex_backward(
     rule: &FiringRule,
     want_decay_grad: bool,
 ) -> LifGrads<Flex> {
-    fn run<E: KernelFloat>(
+    fn run<E: LifFloat>(
         membrane: FlexTensor,
         decay: FlexTensor,
         grad_spikes: Option<FlexTensor>,
