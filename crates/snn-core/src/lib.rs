@@ -38,9 +38,10 @@ pub mod scale;
 mod tensor;
 
 pub use conv::{
-    conv_precision, cube_conv_fallbacks, cube_conv_plan, event_conv2d, event_conv2d_affine_pool,
-    set_conv_precision, set_cube_conv_algorithm, set_cube_conv_plan, ConvKernel, ConvPrecision,
-    ConvPrecisionScope, CubeConvAlgorithm, CubeConvPlan, EventConvBackend,
+    conv_precision, cube_conv_fallbacks, cube_conv_last_fallback, cube_conv_plan, event_conv2d,
+    event_conv2d_affine_pool, set_conv_precision, set_cube_conv_algorithm, set_cube_conv_plan,
+    ConvKernel, ConvPrecision, ConvPrecisionScope, CubeConvAlgorithm, CubeConvPlan,
+    EventConvBackend,
 };
 pub use error::{ConfigError, ShapeError};
 pub use neuron::{

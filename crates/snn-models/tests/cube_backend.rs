@@ -22,8 +22,8 @@ mod common;
 use burn::backend::Autodiff;
 use burn::tensor::DType;
 use snn_core::{
-    cube_conv_fallbacks, set_cube_conv_algorithm, set_cube_conv_plan, CubeConvAlgorithm,
-    CubeConvPlan,
+    cube_conv_fallbacks, cube_conv_last_fallback, set_cube_conv_algorithm, set_cube_conv_plan,
+    CubeConvAlgorithm, CubeConvPlan,
 };
 
 /// The CubeCL backend under test: CUDA when it is built, otherwise wgpu on Vulkan.
@@ -88,6 +88,11 @@ fn every_fixture_matches_the_official_code_on_a_cubecl_backend() {
         cube_conv_fallbacks() - before,
         4,
         "im2col fallbacks on the ResNet"
+    );
+    let reason = cube_conv_last_fallback().expect("a fallback was recorded");
+    assert!(
+        reason.contains("input gradient") && reason.contains("stride"),
+        "the fallback names its cause: {reason}"
     );
     if cfg!(not(feature = "cuda")) {
         // Lavapipe has no matrix units: every convolution of the training step and the

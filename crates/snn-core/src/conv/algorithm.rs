@@ -446,10 +446,24 @@ pub fn cube_conv_fallbacks() -> u64 {
     FALLBACKS.load(Ordering::Relaxed)
 }
 
-/// Counts one fallback (CubeCL backends only).
+/// Why the latest fallback happened (e.g. "stride [2, 2]: the implicit-GEMM input gradient
+/// needs stride 1"), or `None` before the first one.
+pub fn cube_conv_last_fallback() -> Option<String> {
+    LAST_FALLBACK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
+static LAST_FALLBACK: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Counts one fallback and records why (CubeCL backends only).
 #[cfg_attr(not(feature = "cubecl"), allow(dead_code))]
-pub(crate) fn record_fallback() {
+pub(crate) fn record_fallback(reason: String) {
     FALLBACKS.fetch_add(1, Ordering::Relaxed);
+    *LAST_FALLBACK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(reason);
 }
 
 #[cfg(test)]

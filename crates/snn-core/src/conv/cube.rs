@@ -34,17 +34,49 @@ fn expect<R: CubeRuntime, E: std::fmt::Debug>(
     result.unwrap_or_else(|e| panic!("{name}: the CubeCL convolution failed: {e:?}"))
 }
 
+/// Why an implicit GEMM did not run: a convolution it does not cover, or cubek's refusal.
+#[derive(Debug)]
+enum GemmRefusal {
+    /// More than one group.
+    Groups(usize),
+    /// A stride other than 1 where the routine needs 1 (the input gradient).
+    Stride([usize; 2]),
+    /// cubek could not set the GEMM up for this device or shape.
+    Setup(ConvSetupError),
+}
+
+impl std::fmt::Display for GemmRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GemmRefusal::Groups(groups) => write!(f, "{groups} groups: the GEMMs need 1"),
+            GemmRefusal::Stride(stride) => {
+                write!(
+                    f,
+                    "stride {stride:?}: the implicit-GEMM input gradient needs stride 1"
+                )
+            }
+            GemmRefusal::Setup(error) => write!(f, "cubek refused the GEMM: {error:?}"),
+        }
+    }
+}
+
+impl From<ConvSetupError> for GemmRefusal {
+    fn from(error: ConvSetupError) -> Self {
+        GemmRefusal::Setup(error)
+    }
+}
+
 /// An implicit GEMM, or the direct kernel where the device or the shape does not allow the
 /// GEMM (counted: [`super::algorithm::cube_conv_fallbacks`]).
 fn gemm_or_direct<R: CubeRuntime, E: std::fmt::Debug>(
     name: &str,
-    gemm: impl FnOnce() -> Result<CubeTensor<R>, ConvSetupError>,
+    gemm: impl FnOnce() -> Result<CubeTensor<R>, GemmRefusal>,
     direct: impl FnOnce() -> Result<CubeTensor<R>, E>,
 ) -> CubeTensor<R> {
     match gemm() {
         Ok(out) => out,
-        Err(_) => {
-            record_fallback();
+        Err(refusal) => {
+            record_fallback(format!("{name}: {refusal}"));
             expect(name, direct())
         }
     }
@@ -109,9 +141,9 @@ fn gemm_forward<R: CubeRuntime>(
     bias: Option<CubeTensor<R>>,
     options: &ConvOptions<2>,
     strategy: &Strategy,
-) -> Result<CubeTensor<R>, ConvSetupError> {
+) -> Result<CubeTensor<R>, GemmRefusal> {
     if options.groups != 1 {
-        return Err(ConvSetupError::Groups(options.groups));
+        return Err(GemmRefusal::Groups(options.groups));
     }
     let [n, _, h, w] = x.shape().dims();
     let [c_out, _, kh, kw] = weight.shape().dims();
@@ -155,9 +187,12 @@ fn gemm_input_grad<R: CubeRuntime>(
     in_shape: Shape,
     options: &ConvOptions<2>,
     strategy: &Strategy,
-) -> Result<CubeTensor<R>, ConvSetupError> {
-    if options.groups != 1 || options.stride.iter().any(|&s| s != 1) {
-        return Err(ConvSetupError::Groups(options.groups));
+) -> Result<CubeTensor<R>, GemmRefusal> {
+    if options.groups != 1 {
+        return Err(GemmRefusal::Groups(options.groups));
+    }
+    if options.stride.iter().any(|&s| s != 1) {
+        return Err(GemmRefusal::Stride(options.stride));
     }
     let (output_grad, weight) = (
         permute_nchw_to_nhwc(output_grad),
@@ -192,9 +227,9 @@ fn gemm_weight_grad<R: CubeRuntime>(
     weight_shape: Shape,
     options: &ConvOptions<2>,
     strategy: &Strategy,
-) -> Result<CubeTensor<R>, ConvSetupError> {
+) -> Result<CubeTensor<R>, GemmRefusal> {
     if options.groups != 1 {
-        return Err(ConvSetupError::Groups(options.groups));
+        return Err(GemmRefusal::Groups(options.groups));
     }
     let (x, output_grad) = (permute_nchw_to_nhwc(x), permute_nchw_to_nhwc(output_grad));
     let weight_grad = empty_device_dtype(
@@ -273,7 +308,7 @@ where
         .into_primitive()
         .tensor(),
         ConvKernel::Im2col => {
-            record_fallback();
+            record_fallback(format!("{NAME}: im2col needs one group"));
             expect(NAME, with(ConvStrategy::Direct))
         }
         ConvKernel::SplitK(_) => unreachable!("{SPLIT_K_ELSEWHERE}"),
@@ -454,14 +489,16 @@ where
                 .into_primitive()
                 .tensor()
             } else {
-                record_fallback();
+                record_fallback(format!(
+                    "{NAME}: im2col input gradient needs stride 1, no dilation, padding < kernel"
+                ));
                 expect(NAME, direct())
             }
         }
         // cubek 0.2 notes that TMA loads do not work for the input gradient yet, but refuses
         // only the simple TMA routine; both count as fallbacks here.
         ConvKernel::Gemm(GemmRoutine::AsyncTma | GemmRoutine::SpecializedTma, _) => {
-            record_fallback();
+            record_fallback(format!("{NAME}: TMA loads do not run the input gradient"));
             expect(NAME, direct())
         }
         ConvKernel::Gemm(routine, tile) => gemm_or_direct(

@@ -40,8 +40,8 @@ use burn::tensor::{DType, Tensor, TensorPrimitive};
 use crate::tensor::{unwrap, wrap};
 
 pub use algorithm::{
-    cube_conv_fallbacks, cube_conv_plan, set_cube_conv_algorithm, set_cube_conv_plan, ConvKernel,
-    CubeConvAlgorithm, CubeConvPlan, GemmRoutine, GemmTile,
+    cube_conv_fallbacks, cube_conv_last_fallback, cube_conv_plan, set_cube_conv_algorithm,
+    set_cube_conv_plan, ConvKernel, CubeConvAlgorithm, CubeConvPlan, GemmRoutine, GemmTile,
 };
 pub use precision::{conv_precision, set_conv_precision, ConvPrecision, ConvPrecisionScope};
 
