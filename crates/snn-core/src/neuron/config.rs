@@ -46,6 +46,17 @@ pub enum Reset {
     LeakToThreshold,
 }
 
+impl std::fmt::Display for Reset {
+    /// How error messages and exported metadata name the reset.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reset::Hard { value } => write!(f, "hard reset to {value}"),
+            Reset::Subtract => write!(f, "subtract reset"),
+            Reset::LeakToThreshold => write!(f, "leak-to-threshold reset"),
+        }
+    }
+}
+
 /// Surrogate derivative used for `d s / d u` in the backward pass, as a function of
 /// `v = u - threshold`. Each integrates to 1 over the real line.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
