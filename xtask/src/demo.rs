@@ -45,7 +45,7 @@ pub struct DemoArgs {
     /// Random seed (data, shuffling, training windows and weight initialisation).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// CPU or CUDA (xtask built with `--features cuda`).
+    /// Where to run: cpu, cuda or vulkan (the last two need xtask built with that feature).
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Convolution precision: `full`, or `bf16` for mixed precision (bf16 multiplications in

@@ -17,7 +17,7 @@ use snn_export::onnx::{export_event_net, node_list, to_bytes, OnnxOptions};
 use snn_export::write_file;
 use snn_models::Mode;
 
-use crate::evaluate::first_event_frames;
+use crate::test_samples::first_event_frames;
 use snn_train::checkpoint::load_event_net;
 
 /// Export formats.

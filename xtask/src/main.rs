@@ -1,29 +1,33 @@
-//! `cargo xtask <command>`: the project's workflows.
+//! `cargo xtask <command>`: the project's workflows (`cargo xtask --help`, and `--help` after
+//! any command, say the same in full).
 //!
-//! - `bench lif [--json]`: fused vs reference LIF forward+backward timing.
+//! - `demo [--out DIR] [--epochs N] [--device D] [--json]`: trains a small vanilla and a small
+//!   TCSA event network on synthetic gestures and compares them.
+//! - `train --config FILE [--resume] [--device D]`: a training run from a run file.
+//! - `reproduce gesture|gait [--attention ...] [--runs N] [--device D]`: the paper's protocol
+//!   and table.
+//! - `eval --checkpoint DIR [--data DIR] [--run FILE] [--json]`: test accuracy, confusion,
+//!   firing rates, spikes and energy of any checkpoint.
+//! - `export --checkpoint DIR --format onnx|nir --out FILE`: ONNX or NIR, plus a sample batch.
 //! - `verify-official FILE...`: golden equivalence with the official PyTorch code.
 //! - `summary --model M --attention A [--T N] [--json]`: layers, parameters, neurons, MACs.
 //! - `dataset-info gesture --root DIR [--json]`: samples, class counts, event counts.
 //! - `synth gesture --root DIR`: writes the synthetic DvsGesture-layout dataset.
-//! - `train --config FILE [--resume] [--device cpu|cuda]`: a training run from a run file.
-//! - `reproduce gesture|gait [--attention ...] [--runs N]`: the paper's protocol and table.
-//! - `bench train --model gesture --attention TCSA [--device cuda] [--json]`: throughput.
-//! - `demo [--out DIR] [--json]`: trains a small vanilla and a small TCSA event network on
-//!   synthetic gestures and compares them.
+//! - `download <dataset> --root DIR`, `download --list`: fetches and verifies a dataset.
+//! - `bench lif|train|conv|conv-kernels|stream [...]`: timings (`bench/`).
+//!
+//! `--device D` is `cpu`, `cuda` or `vulkan` (the last two need xtask built with that feature).
 
 mod bench;
-mod bench_conv;
-mod bench_kernels;
-mod bench_train;
 mod data;
 mod demo;
 mod device;
 mod download;
-mod eval;
-mod evaluate;
+mod eval_checkpoint;
 mod export;
 mod reproduce;
 mod summary;
+mod test_samples;
 mod train;
 mod verify;
 
@@ -55,12 +59,13 @@ enum Command {
     /// Downloads (or finds), verifies and extracts a dataset: published URLs and MD5s,
     /// resumable, with progress bars; datasets behind a web page get instructions instead.
     Download(download::DownloadArgs),
-    /// Exports a checkpoint to ONNX and writes `FILE.sample.safetensors` (a real input batch
-    /// and our output on it) beside the model.
+    /// Exports a checkpoint to ONNX (any network) or NIR (attention-free event networks) and
+    /// writes `FILE.sample.safetensors` (a real input batch and our output on it) beside it.
     Export(export::ExportArgs),
-    /// Evaluates an event-network checkpoint on its dataset's test split: accuracy, confusion
-    /// matrix, firing rates, spikes per sample, energy.
-    Eval(eval::EvalArgs),
+    /// Evaluates a checkpoint (any network, with its run file; an event network without one)
+    /// on its dataset's test split: accuracy, confusion matrix, firing rates, spikes per
+    /// sample, energy.
+    Eval(eval_checkpoint::EvalArgs),
     /// Writes a synthetic dataset (real AEDAT 3.1 files in the DvsGesture layout).
     Synth(data::SynthArgs),
     /// Trains any network on an event dataset from a run file (model, recipe, data):
@@ -87,7 +92,7 @@ fn main() -> Result<()> {
         Command::Synth(args) => data::synth(args),
         Command::Download(args) => download::run(args),
         Command::Export(args) => export::run(args),
-        Command::Eval(args) => eval::run(args),
+        Command::Eval(args) => eval_checkpoint::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Train(args) => train::run(args),
         Command::Reproduce(args) => reproduce::run(args),

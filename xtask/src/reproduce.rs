@@ -1,5 +1,5 @@
 //! `cargo xtask reproduce gesture|gait [--attention TCSA,TA,...] [--runs N] [--epochs N]
-//! [--device cpu|cuda] [--data DIR] [--out DIR]`: the paper's event protocol (section 4.1 of the
+//! [--device cpu|cuda|vulkan] [--data DIR] [--out DIR]`: the paper's event protocol (section 4.1 of the
 //! reference) for the vanilla 3-layer network and each attention variant, `--runs` seeds each,
 //! every run resumable (run the same command again to continue), then a table beside the
 //! paper's Table 1 / Table 6 and a report with plots.
@@ -48,7 +48,7 @@ pub struct ReproduceArgs {
     /// Training batch size (paper: 128).
     #[arg(long)]
     batch: Option<usize>,
-    /// CPU or CUDA.
+    /// Where to run: cpu, cuda or vulkan (the last two need xtask built with that feature).
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Output folder.

@@ -1,6 +1,6 @@
 //! `cargo xtask train --config FILE` and `cargo xtask reproduce gesture|gait`: training runs on
 //! event datasets with `snn_train::trainer::fit` (checkpoints every epoch, exact `--resume`,
-//! JSON-lines log, progress bars), on the CPU or CUDA.
+//! JSON-lines log, progress bars), on the CPU, CUDA or Vulkan.
 //!
 //! A run file (JSON) holds the network, the training recipe and the data:
 //!
@@ -131,7 +131,7 @@ pub struct TrainArgs {
     /// Stop after this many epochs (the run stays resumable).
     #[arg(long)]
     epochs_now: Option<usize>,
-    /// CPU or CUDA.
+    /// Where to run: cpu, cuda or vulkan (the last two need xtask built with that feature).
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Convolution precision, overriding the run file's `train.precision`: `full`, or `bf16`

@@ -7,7 +7,7 @@ use snn_core::{attention_scale, scaled_mean_max, PoolBackend, ScaleBackend};
 
 use crate::channel::ChannelAttention;
 use crate::config::AttentionConfig;
-use crate::error::AttentionError;
+use crate::error::{AttentionError, InputMismatch};
 use crate::spatial::SpatialAttention;
 use crate::temporal::TemporalAttention;
 
@@ -85,27 +85,28 @@ impl<B: Backend> MultiDimAttention<B> {
     /// Checks that `dims` (`[T, B, ...]`) fits this block: `T` and, for CA/SA, a
     /// `[T, B, C, H, W]` layout with the configured `C`.
     pub fn check_input(&self, dims: &[usize]) -> Result<(), AttentionError> {
-        let shape_err = |what: String| Err(AttentionError::Shape(what));
+        let shape_err = |mismatch: InputMismatch| {
+            Err(AttentionError::Shape {
+                dims: dims.to_vec(),
+                mismatch,
+            })
+        };
         if dims.len() < 3 {
-            return shape_err(format!("expected [T, B, ...] of rank >= 3, got {dims:?}"));
+            return shape_err(InputMismatch::Rank);
         }
         if self.temporal.is_some() && dims[0] != self.config.steps {
-            return shape_err(format!(
-                "temporal attention was built for T = {} but the input is {dims:?}",
-                self.config.steps
-            ));
+            return shape_err(InputMismatch::Steps {
+                expected: self.config.steps,
+            });
         }
         if self.channel.is_some() || self.spatial.is_some() {
             if dims.len() != 5 {
-                return shape_err(format!(
-                    "channel/spatial attention need [T, B, C, H, W], got {dims:?}"
-                ));
+                return shape_err(InputMismatch::Layout);
             }
             if self.channel.is_some() && dims[2] != self.config.channels {
-                return shape_err(format!(
-                    "channel attention was built for C = {} but the input is {dims:?}",
-                    self.config.channels
-                ));
+                return shape_err(InputMismatch::Channels {
+                    expected: self.config.channels,
+                });
             }
         }
         Ok(())

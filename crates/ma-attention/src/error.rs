@@ -25,9 +25,37 @@ pub enum AttentionError {
     #[error("the paper form has no trailing ReLU (it rescales the membrane potential); set trailing_relu = false")]
     PaperFormRelu,
     /// The input's shape does not fit the configured block.
-    #[error("attention input: {0}")]
-    Shape(String),
+    #[error("attention input {dims:?}: {mismatch}")]
+    Shape {
+        /// The input's shape.
+        dims: Vec<usize>,
+        /// What does not fit.
+        mismatch: InputMismatch,
+    },
     /// The neuron configuration is invalid.
     #[error(transparent)]
     Neuron(#[from] snn_core::ConfigError),
+}
+
+/// How an input's shape fails to fit an attention block ([`AttentionError::Shape`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum InputMismatch {
+    /// Fewer than 3 axes: every input is `[T, B, ...]`.
+    #[error("expected [T, B, ...] of rank >= 3")]
+    Rank,
+    /// The first axis is not the `T` temporal attention was built for.
+    #[error("temporal attention was built for T = {expected}")]
+    Steps {
+        /// The configured `T`.
+        expected: usize,
+    },
+    /// Channel and spatial attention need a `[T, B, C, H, W]` input.
+    #[error("channel/spatial attention need [T, B, C, H, W]")]
+    Layout,
+    /// The third axis is not the `C` channel attention was built for.
+    #[error("channel attention was built for C = {expected}")]
+    Channels {
+        /// The configured `C`.
+        expected: usize,
+    },
 }

@@ -29,7 +29,7 @@ pub mod temporal;
 pub use block::{AttentionWeights, MultiDimAttention};
 pub use channel::ChannelAttention;
 pub use config::{AttentionConfig, AttentionForm, AttentionKind};
-pub use error::AttentionError;
+pub use error::{AttentionError, InputMismatch};
 pub use mlp::SharedMlp;
 pub use plugin::{AttentionLif, AttentionLifConfig};
 pub use spatial::SpatialAttention;

@@ -9,7 +9,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{DType, Tensor, TensorData};
 use ma_attention::{
     AttentionConfig, AttentionError, AttentionForm, AttentionKind, AttentionLifConfig,
-    MultiDimAttention,
+    InputMismatch, MultiDimAttention,
 };
 use snn_core::LifConfig;
 
@@ -666,7 +666,15 @@ fn mismatched_inputs_are_explained() {
         .with_c_ratio(2)
         .init::<B>(&Default::default())
         .unwrap();
-    let msg = att.check_input(&[6, 2, 5, 3, 3]).unwrap_err().to_string();
+    let err = att.check_input(&[6, 2, 5, 3, 3]).unwrap_err();
+    assert_eq!(
+        err,
+        AttentionError::Shape {
+            dims: vec![6, 2, 5, 3, 3],
+            mismatch: InputMismatch::Channels { expected: 4 },
+        }
+    );
+    let msg = err.to_string();
     assert!(msg.contains("C = 4"), "{msg}");
     let msg = att.check_input(&[6, 2, 4]).unwrap_err().to_string();
     assert!(msg.contains("[T, B, C, H, W]"), "{msg}");

@@ -30,6 +30,13 @@ pub enum Dim {
     Named(String),
 }
 
+impl Dim {
+    /// The free batch dimension, `batch`, of every export.
+    pub fn batch() -> Self {
+        Self::Named("batch".into())
+    }
+}
+
 /// Builds a `GraphProto` node by node.
 #[derive(Debug, Default)]
 pub struct GraphBuilder {
@@ -77,6 +84,12 @@ impl GraphBuilder {
     /// Names the nodes added from now on `<scope>/...` (a layer name such as `conv0`).
     pub fn set_scope(&mut self, scope: &str) {
         self.scope = scope.to_owned();
+    }
+
+    /// The current scope (the layer being emitted), empty before the first
+    /// [`set_scope`](Self::set_scope).
+    pub fn scope(&self) -> &str {
+        &self.scope
     }
 
     fn fresh(&mut self, what: &str) -> String {

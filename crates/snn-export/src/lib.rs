@@ -7,8 +7,6 @@
 //!   checked in tests by running them in tract against our own inference.
 //! - [`nir`]: attention-free event networks as NIR graphs (HDF5), for neuromorphic toolchains;
 //!   what NIR cannot express is refused layer by layer.
-//! - [`stream`]: streaming single-step inference with the state carried between calls, for
-//!   event-driven deployment of attention-free networks.
 //! - [`graph`]: the small ONNX graph builder the exports use.
 
 #![warn(missing_docs)]
@@ -16,7 +14,7 @@
 pub mod graph;
 pub mod nir;
 pub mod onnx;
-pub mod stream;
+mod weights;
 
 use std::path::{Path, PathBuf};
 
@@ -25,12 +23,48 @@ use thiserror::Error;
 /// Why an export failed.
 #[derive(Debug, Error)]
 pub enum ExportError {
-    /// The network uses something the format cannot express (yet).
-    #[error("cannot export: {0}")]
-    Unsupported(String),
-    /// A streaming step got input it cannot continue from.
-    #[error("streaming: {0}")]
-    Stream(String),
+    /// A layer uses something the format cannot express (yet).
+    #[error("cannot export {layer}: {feature}")]
+    Unsupported {
+        /// The layer (`conv0`, `stage1.block0`, or the network's name).
+        layer: String,
+        /// What it uses (`grouped or dilated convolutions`).
+        feature: String,
+    },
+    /// The format refuses several layers; every one is listed with its reason.
+    #[error(
+        "{format} cannot express these layers: {}",
+        layers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Refused {
+        /// The format (`NIR`).
+        format: &'static str,
+        /// The refused layers.
+        layers: Vec<Refusal>,
+    },
+    /// The input size the export was asked for does not fit the network.
+    #[error("cannot export {layer}: input size {}x{} ({reason})", input[0], input[1])]
+    InputSize {
+        /// The layer the size fails at (`stem`, `conv0`, or the network's name).
+        layer: String,
+        /// The input size `[height, width]` at that layer.
+        input: [usize; 2],
+        /// Why it does not fit.
+        reason: String,
+    },
+    /// Two branches that are added together have different spatial sizes.
+    #[error(
+        "cannot export {layer}: shortcut size {}x{} differs from the block's {}x{}",
+        found[0], found[1], expected[0], expected[1]
+    )]
+    BranchSize {
+        /// The block.
+        layer: String,
+        /// The residual branch's output size `[height, width]`.
+        expected: [usize; 2],
+        /// The shortcut's output size.
+        found: [usize; 2],
+    },
     /// Writing the exported file failed.
     #[error("{path}: {source}")]
     Io {
@@ -39,9 +73,39 @@ pub enum ExportError {
         /// What happened.
         source: std::io::Error,
     },
-    /// Protobuf encoding failed.
-    #[error("encoding the model: {0}")]
-    Encode(String),
+    /// Encoding the model failed.
+    #[error("encoding the {format} model: {message}")]
+    Encode {
+        /// The encoding (`ONNX protobuf`, `NIR HDF5`).
+        format: &'static str,
+        /// The encoder's message.
+        message: String,
+    },
+}
+
+/// One layer a format refuses, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The layer (`conv0`, `fc1.lif`).
+    pub layer: String,
+    /// Why (`TCSA attention`, `subtract reset`).
+    pub reason: String,
+}
+
+impl Refusal {
+    /// `layer` refused because of `reason`.
+    pub fn new(layer: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            layer: layer.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.layer, self.reason)
+    }
 }
 
 /// Writes an exported file through a temporary file in the same folder and a rename, so a

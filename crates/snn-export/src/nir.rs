@@ -38,10 +38,11 @@ use std::path::Path;
 use burn::tensor::backend::Backend;
 use hdf5_pure::{FileBuilder, GroupBuilder};
 use snn_core::{Lif, Reset};
+use snn_models::event::{ConvBlock, FcBlock};
 use snn_models::EventNet;
 
-use crate::onnx::{bn_affine, decay_value, fold, param_values};
-use crate::ExportError;
+use crate::weights::{bn_affine, decay_value, fold, param_values};
+use crate::{ExportError, Refusal};
 
 /// The NIR version written to `/version`.
 pub const NIR_VERSION: &str = "1.0.7";
@@ -94,22 +95,25 @@ pub struct NirGraph {
     pub metadata: Vec<(&'static str, String)>,
 }
 
+/// The NIR LIF node of one layer's neuron (the reset rule's mapping lives here), or why NIR
+/// cannot express it.
 fn lif_node<B: Backend>(
     name: String,
     lif: &Lif<B>,
     shape: &[usize],
     dt: f64,
-) -> Result<NirNode, String> {
+) -> Result<NirNode, Refusal> {
     let rule = lif.config().rule;
     let v_reset = match rule.reset {
         Reset::LeakToThreshold => rule.threshold,
         Reset::Hard { value: 0.0 } => 0.0,
         Reset::Hard { value } => {
-            return Err(format!(
-                "{name} (hard reset to {value}: NIR leaks after the reset)"
+            return Err(Refusal::new(
+                name,
+                format!("hard reset to {value}: NIR leaks after the reset"),
             ))
         }
-        Reset::Subtract => return Err(format!("{name} (subtract reset)")),
+        Reset::Subtract => return Err(Refusal::new(name, "subtract reset")),
     };
     let decay = f64::from(decay_value(lif));
     let tau = dt / (1.0 - decay);
@@ -134,18 +138,12 @@ pub fn event_net_graph<B: Backend>(
     options: &NirOptions,
 ) -> Result<NirGraph, ExportError> {
     let config = net.config();
-    let mut offending = Vec::new();
-    for (i, block) in net.convs.iter().enumerate() {
-        if let Some(att) = &block.attention {
-            offending.push(format!("conv{i} ({} attention)", att.config().kind.name()));
-        }
-    }
-    for (j, block) in net.fcs.iter().enumerate() {
-        if let Some(att) = &block.attention {
-            offending.push(format!("fc{j} ({} attention)", att.config().kind.name()));
-        }
-    }
-    let mut nodes = vec![NirNode {
+    let mut graph = Nodes {
+        nodes: Vec::new(),
+        refused: attention_refusals(net),
+        dt: options.dt,
+    };
+    graph.nodes.push(NirNode {
         name: "input".into(),
         kind: "Input",
         fields: vec![(
@@ -156,16 +154,109 @@ pub fn event_net_graph<B: Backend>(
                 config.width as i64,
             ]),
         )],
-    }];
-    let (mut h, mut w) = (config.height, config.width);
+    });
+    let mut size = (config.height, config.width);
     for (i, block) in net.convs.iter().enumerate() {
+        size = graph.conv_block(i, block, size);
+    }
+    let c_last = net
+        .convs
+        .last()
+        .map_or(config.in_channels, |b| b.conv.weight.dims()[0]);
+    graph.nodes.push(NirNode {
+        name: "flatten".into(),
+        kind: "Flatten",
+        fields: vec![
+            ("start_dim", NirField::Int(0)),
+            ("end_dim", NirField::Int(-1)),
+            (
+                "input_type",
+                NirField::InputType(vec![c_last as i64, size.0 as i64, size.1 as i64]),
+            ),
+        ],
+    });
+    for (j, block) in net.fcs.iter().enumerate() {
+        graph.fc_block(j, block);
+    }
+    graph.nodes.push(NirNode {
+        name: "output".into(),
+        kind: "Output",
+        fields: vec![("shape", NirField::Ints(vec![config.classes as i64]))],
+    });
+    let Nodes { nodes, refused, .. } = graph;
+    if !refused.is_empty() {
+        return Err(ExportError::Refused {
+            format: "NIR",
+            layers: refused,
+        });
+    }
+    let edges = nodes
+        .windows(2)
+        .map(|pair| (pair[0].name.clone(), pair[1].name.clone()))
+        .collect();
+    Ok(NirGraph {
+        nodes,
+        edges,
+        metadata: metadata(options, config.steps),
+    })
+}
+
+/// Every layer with attention, which NIR cannot express.
+fn attention_refusals<B: Backend>(net: &EventNet<B>) -> Vec<Refusal> {
+    let mut refused = Vec::new();
+    for (i, block) in net.convs.iter().enumerate() {
+        if let Some(att) = &block.attention {
+            refused.push(Refusal::new(
+                format!("conv{i}"),
+                format!("{} attention", att.config().kind.name()),
+            ));
+        }
+    }
+    for (j, block) in net.fcs.iter().enumerate() {
+        if let Some(att) = &block.attention {
+            refused.push(Refusal::new(
+                format!("fc{j}"),
+                format!("{} attention", att.config().kind.name()),
+            ));
+        }
+    }
+    refused
+}
+
+/// The chain of nodes being built, and the layers refused so far (all are listed at the end).
+struct Nodes {
+    nodes: Vec<NirNode>,
+    refused: Vec<Refusal>,
+    dt: f64,
+}
+
+impl Nodes {
+    /// The neuron of a layer, or its refusal.
+    fn lif<B: Backend>(&mut self, name: String, lif: &Lif<B>, shape: &[usize]) {
+        match lif_node(name, lif, shape, self.dt) {
+            Ok(node) => self.nodes.push(node),
+            Err(why) => self.refused.push(why),
+        }
+    }
+
+    /// `conv{i}`: the convolution (BatchNorm folded), the pooling as a sum pool and a scale,
+    /// the neuron. Returns the output's spatial size.
+    fn conv_block<B: Backend>(
+        &mut self,
+        i: usize,
+        block: &ConvBlock<B>,
+        (mut h, mut w): (usize, usize),
+    ) -> (usize, usize) {
         let dims = block.conv.weight.dims();
         let c_out = dims[0];
         let pad = match block.conv.padding {
             burn::nn::PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => [t, l],
             burn::nn::PaddingConfig2d::Valid => [0, 0],
             _ => {
-                offending.push(format!("conv{i} (asymmetric or `Same` padding)"));
+                self.refused.push(Refusal::new(
+                    format!("conv{i}"),
+                    "asymmetric or `Same` padding",
+                ));
                 [0, 0]
             }
         };
@@ -176,7 +267,7 @@ pub fn event_net_graph<B: Backend>(
         };
         let (scale, shift) = bn_affine(&block.bn);
         fold(&mut weight, &mut bias, &scale, &shift, true);
-        nodes.push(NirNode {
+        self.nodes.push(NirNode {
             name: format!("conv{i}.conv"),
             kind: "Conv2d",
             fields: vec![
@@ -199,7 +290,7 @@ pub fn event_net_graph<B: Backend>(
         w = (w + 2 * pad[1] - dims[3]) / block.conv.stride[1] + 1;
         if block.pool > 1 {
             let p = block.pool as i64;
-            nodes.push(NirNode {
+            self.nodes.push(NirNode {
                 name: format!("conv{i}.pool"),
                 kind: "SumPool2d",
                 fields: vec![
@@ -211,7 +302,7 @@ pub fn event_net_graph<B: Backend>(
             h /= block.pool;
             w /= block.pool;
             let n = c_out * h * w;
-            nodes.push(NirNode {
+            self.nodes.push(NirNode {
                 name: format!("conv{i}.scale"),
                 kind: "Scale",
                 fields: vec![(
@@ -220,33 +311,12 @@ pub fn event_net_graph<B: Backend>(
                 )],
             });
         }
-        match lif_node(
-            format!("conv{i}.lif"),
-            &block.lif,
-            &[c_out, h, w],
-            options.dt,
-        ) {
-            Ok(node) => nodes.push(node),
-            Err(why) => offending.push(why),
-        }
+        self.lif(format!("conv{i}.lif"), &block.lif, &[c_out, h, w]);
+        (h, w)
     }
-    let c_last = net
-        .convs
-        .last()
-        .map_or(config.in_channels, |b| b.conv.weight.dims()[0]);
-    nodes.push(NirNode {
-        name: "flatten".into(),
-        kind: "Flatten",
-        fields: vec![
-            ("start_dim", NirField::Int(0)),
-            ("end_dim", NirField::Int(-1)),
-            (
-                "input_type",
-                NirField::InputType(vec![c_last as i64, h as i64, w as i64]),
-            ),
-        ],
-    });
-    for (j, block) in net.fcs.iter().enumerate() {
+
+    /// `fc{j}`: the affine map (BatchNorm folded, weight as PyTorch's `[out, in]`), the neuron.
+    fn fc_block<B: Backend>(&mut self, j: usize, block: &FcBlock<B>) {
         let [f_in, f_out] = block.linear.weight.dims(); // burn stores [in, out]
         let stored = param_values(&block.linear.weight);
         // NIR (PyTorch) wants [out, in].
@@ -262,7 +332,7 @@ pub fn event_net_graph<B: Backend>(
         };
         let (scale, shift) = bn_affine(&block.bn);
         fold(&mut weight, &mut bias, &scale, &shift, true);
-        nodes.push(NirNode {
+        self.nodes.push(NirNode {
             name: format!("fc{j}.affine"),
             kind: "Affine",
             fields: vec![
@@ -270,27 +340,13 @@ pub fn event_net_graph<B: Backend>(
                 ("bias", NirField::Floats(bias, vec![f_out])),
             ],
         });
-        match lif_node(format!("fc{j}.lif"), &block.lif, &[f_out], options.dt) {
-            Ok(node) => nodes.push(node),
-            Err(why) => offending.push(why),
-        }
+        self.lif(format!("fc{j}.lif"), &block.lif, &[f_out]);
     }
-    nodes.push(NirNode {
-        name: "output".into(),
-        kind: "Output",
-        fields: vec![("shape", NirField::Ints(vec![config.classes as i64]))],
-    });
-    if !offending.is_empty() {
-        return Err(ExportError::Unsupported(format!(
-            "NIR cannot express these layers: {}",
-            offending.join(", ")
-        )));
-    }
-    let edges = nodes
-        .windows(2)
-        .map(|pair| (pair[0].name.clone(), pair[1].name.clone()))
-        .collect();
-    let metadata = vec![
+}
+
+/// What NIR itself does not carry: `dt`, the readout, the neuron mapping, T, the producer.
+fn metadata(options: &NirOptions, steps: usize) -> Vec<(&'static str, String)> {
+    vec![
         ("dt", options.dt.to_string()),
         (
             "readout",
@@ -302,17 +358,12 @@ pub fn event_net_graph<B: Backend>(
              v_leak = 0; official event reset = hard reset to v_reset = v_threshold"
                 .to_owned(),
         ),
-        ("time_steps", config.steps.to_string()),
+        ("time_steps", steps.to_string()),
         (
             "producer",
             format!("snn-export {}", env!("CARGO_PKG_VERSION")),
         ),
-    ];
-    Ok(NirGraph {
-        nodes,
-        edges,
-        metadata,
-    })
+    ]
 }
 
 fn write_field(group: &mut GroupBuilder, key: &str, field: &NirField) {
@@ -387,8 +438,10 @@ pub fn to_bytes(graph: &NirGraph) -> Result<Vec<u8>, ExportError> {
     }
     root.add_group(metadata.finish());
     file.add_group(root.finish());
-    file.finish()
-        .map_err(|e| ExportError::Encode(format!("writing HDF5: {e}")))
+    file.finish().map_err(|e| ExportError::Encode {
+        format: "NIR HDF5",
+        message: e.to_string(),
+    })
 }
 
 /// Writes the graph to `path` through a temporary file and a rename.

@@ -14,6 +14,7 @@ use hdf5_pure::File;
 use ma_attention::AttentionKind;
 use snn_core::Reset;
 use snn_export::nir::{event_net_graph, to_bytes, NirOptions, NIR_VERSION};
+use snn_export::{ExportError, Refusal};
 use snn_models::Mode;
 
 fn string(file: &File, path: &str) -> String {
@@ -226,9 +227,16 @@ fn what_nir_cannot_express_is_refused_with_the_layers_listed() {
     let net = small_event_config(5, AttentionKind::Tcsa)
         .init::<B>(&device)
         .unwrap();
-    let msg = event_net_graph(&net, &NirOptions::default())
-        .unwrap_err()
-        .to_string();
+    let err = event_net_graph(&net, &NirOptions::default()).unwrap_err();
+    let ExportError::Refused { format, layers } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(*format, "NIR");
+    assert!(
+        layers.contains(&Refusal::new("conv0", "TCSA attention")),
+        "{layers:?}"
+    );
+    let msg = err.to_string();
     for layer in [
         "conv0 (TCSA attention)",
         "conv1 (TCSA attention)",

@@ -11,6 +11,7 @@ use ma_attention::AttentionKind;
 use snn_export::onnx::{
     export_event_net, export_plif_net, export_res_snn, node_list, to_bytes, OnnxOptions, OPSET,
 };
+use snn_export::ExportError;
 use snn_models::{EventNet, EventNetConfig, Mode, PlifNetConfig, ResSnnConfig};
 use tract_onnx::prelude::*;
 
@@ -207,8 +208,16 @@ fn res_snn_runs_in_tract_and_matches_our_inference() {
             // Sizes that cannot be exported are errors, not panics.
             let err = export_res_snn(&net, &options, (0, 64)).unwrap_err();
             assert!(err.to_string().contains("0x64"), "{err}");
+            assert!(
+                matches!(&err, ExportError::InputSize { input: [0, 64], .. }),
+                "{err}"
+            );
             let err = export_res_snn(&net, &options, (2, 2)).unwrap_err();
             assert!(err.to_string().contains("too small"), "{err}");
+            assert!(
+                matches!(&err, ExportError::InputSize { layer, .. } if layer.starts_with("stage")),
+                "{err}"
+            );
         }
         let model = export_res_snn(&net, &options, (64, 64)).unwrap();
         let theirs = run_tract(&to_bytes(&model).unwrap(), dims, input, 2 * 5 + 1);

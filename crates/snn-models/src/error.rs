@@ -8,8 +8,15 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ModelError {
     /// A configuration that cannot describe a network.
-    #[error("model config: {0}")]
-    Config(String),
+    #[error("model config: {model} {field}: {reason}")]
+    Config {
+        /// The network (`event net`, `plif net`, `res-snn`).
+        model: &'static str,
+        /// The offending field of its config (`pools`, `size`, `widths`).
+        field: &'static str,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// Attention configuration error.
     #[error(transparent)]
     Attention(#[from] ma_attention::AttentionError),

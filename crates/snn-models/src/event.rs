@@ -108,18 +108,26 @@ impl EventNetConfig {
     /// Builds the network (PyTorch-default initialisation).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<EventNet<B>, ModelError> {
         if self.channels.len() != self.pools.len() || self.channels.is_empty() {
-            return Err(ModelError::Config(format!(
-                "event net: {} conv channel counts but {} pool factors",
-                self.channels.len(),
-                self.pools.len()
-            )));
+            return Err(ModelError::Config {
+                model: "event net",
+                field: "pools",
+                reason: format!(
+                    "{} conv channel counts but {} pool factors (at least one conv layer)",
+                    self.channels.len(),
+                    self.pools.len()
+                ),
+            });
         }
         let f: usize = self.pools.iter().product();
         if f == 0 || !self.height.is_multiple_of(f) || !self.width.is_multiple_of(f) {
-            return Err(ModelError::Config(format!(
-                "event net: input {}x{} is not divisible by the total pooling {f}",
-                self.height, self.width
-            )));
+            return Err(ModelError::Config {
+                model: "event net",
+                field: "pools",
+                reason: format!(
+                    "input {}x{} is not divisible by the total pooling {f}",
+                    self.height, self.width
+                ),
+            });
         }
         let mut convs = Vec::new();
         let mut c_in = self.in_channels;

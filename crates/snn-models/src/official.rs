@@ -1,20 +1,21 @@
 //! Golden equivalence with the official PyTorch code: rebuild the model a fixture describes,
 //! load its parameters, run one training step and an evaluation pass, and compare everything
-//! the fixture recorded (outputs, loss, gradients, BatchNorm state, firing rates).
+//! the fixture recorded (outputs, loss, gradients, BatchNorm state, firing rates). The step's
+//! loss is the training loss itself, from [`crate::loss`].
 //!
 //! The fixture format is described in `tests/fixtures/official/README.md`.
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{DType, Int, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use ma_attention::AttentionKind;
 use serde::Deserialize;
 use snn_core::{LifConfig, SnnBackend, Surrogate};
 
 use crate::error::ModelError;
 use crate::event::EventNetConfig;
+use crate::loss::{cross_entropy, mse};
 use crate::resnet::ResSnnConfig;
 use crate::state::{load_official, NamedSlot, OfficialSlots, StateDict};
 use crate::Mode;
@@ -211,7 +212,7 @@ where
             let target: Tensor<B, 2> =
                 Tensor::from_data(tensor("target")?.convert_dtype(dtype), (device, dtype));
             let out = net.forward(input.clone(), Mode::Train);
-            let loss = (out.rates.clone() - target).square().mean();
+            let loss = mse(out.rates.clone(), target);
             compare(
                 &mut groups,
                 "train.output",
@@ -270,9 +271,19 @@ where
 
             let input: Tensor<B, 4> =
                 Tensor::from_data(tensor("input")?.convert_dtype(dtype), (device, dtype));
-            let target: Tensor<B, 1, Int> = Tensor::from_data(tensor("target")?, device);
+            let target = tensor("target")?;
+            let labels = target
+                .iter::<i64>()
+                .map(|id| usize::try_from(id).ok().filter(|&id| id < config.classes))
+                .collect::<Option<Vec<usize>>>()
+                .ok_or_else(|| {
+                    format(format!(
+                        "`target` holds a class id outside 0..{}",
+                        config.classes
+                    ))
+                })?;
             let out = net.forward(input.clone(), Mode::Train);
-            let loss = cross_entropy(out.logits.clone(), target);
+            let loss = cross_entropy(out.logits.clone(), &labels, 0.0);
             compare(
                 &mut groups,
                 "train.output",
@@ -303,16 +314,6 @@ where
         config,
         groups: groups.0,
     })
-}
-
-/// Mean cross-entropy of `logits` `[B, K]` against class ids `[B]`.
-fn cross_entropy<B: burn::tensor::backend::Backend>(
-    logits: Tensor<B, 2>,
-    target: Tensor<B, 1, Int>,
-) -> Tensor<B, 1> {
-    let [batch, _] = logits.dims();
-    let picked = log_softmax(logits, 1).gather(1, target.reshape([batch, 1]));
-    picked.mean().neg()
 }
 
 /// Compares every parameter gradient with `grad.<name>` and every buffer with `after.<name>`.

@@ -89,10 +89,14 @@ impl PlifNetConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<PlifNet<B>, ModelError> {
         let pooled = self.size >> self.blocks;
         if self.blocks == 0 || pooled == 0 || pooled << self.blocks != self.size {
-            return Err(ModelError::Config(format!(
-                "plif net: input size {} is not divisible by 2^{}",
-                self.size, self.blocks
-            )));
+            return Err(ModelError::Config {
+                model: "plif net",
+                field: "size",
+                reason: format!(
+                    "input size {} is not divisible by 2^{} (and must be at least that)",
+                    self.size, self.blocks
+                ),
+            });
         }
         let mut convs = Vec::new();
         let mut c_in = self.in_channels;

@@ -85,10 +85,19 @@ impl ResSnnConfig {
     /// Builds the network: PyTorch-default conv/linear initialisation, tdBN gamma 0.5 except
     /// the last BN of each branch (0.1).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<ResSnn<B>, ModelError> {
-        if self.steps == 0 || self.widths.contains(&0) {
-            return Err(ModelError::Config(
-                "res-snn: T and every width must be positive".into(),
-            ));
+        if self.steps == 0 {
+            return Err(ModelError::Config {
+                model: "res-snn",
+                field: "steps",
+                reason: "T must be positive".into(),
+            });
+        }
+        if self.widths.contains(&0) {
+            return Err(ModelError::Config {
+                model: "res-snn",
+                field: "widths",
+                reason: format!("every width must be positive, got {:?}", self.widths),
+            });
         }
         let conv = |c_in: usize, c_out: usize, k: usize, stride: usize| {
             let pad = k / 2;

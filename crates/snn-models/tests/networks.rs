@@ -87,3 +87,38 @@ fn deep_stem_res_snn_runs() {
     let grads = out.logits.sum().backward();
     assert!(net.stem.convs[0].weight.val().grad(&grads).is_some());
 }
+
+#[test]
+fn configs_that_cannot_describe_a_network_name_the_field() {
+    use snn_models::{EventNetConfig, ModelError};
+    let device = Default::default();
+    let mut config = EventNetConfig::gesture(4, AttentionKind::None);
+    config.pools.pop();
+    let err = config.init::<B>(&device).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ModelError::Config {
+                model: "event net",
+                field: "pools",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("pool factors"), "{err}");
+
+    let mut config = ResSnnConfig::resnet18(10, 2, AttentionKind::None);
+    config.widths[1] = 0;
+    let err = config.init::<B>(&device).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ModelError::Config {
+                field: "widths",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -1,51 +1,9 @@
-//! Losses.
+//! Losses: the official event-model loss (MSE between output firing rates and one-hot targets)
+//! and cross-entropy with label smoothing.
+//!
+//! They are defined in [`snn_models::loss`], so that the golden verification against the
+//! official code (in `snn-models`, which cannot depend on this crate) scores its training step
+//! with the very functions training uses; this module re-exports them under the training
+//! crate's name.
 
-use burn::tensor::activation::log_softmax;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
-
-/// One-hot targets `[B, K]` in `like`'s dtype, optionally smoothed: the true class gets
-/// `1 - smoothing + smoothing / K`, every other class `smoothing / K`.
-///
-/// # Panics
-/// If a label is not below `classes`: labels are validated where datasets are read, so this is
-/// a programming error, not a data error, and is never silently clamped.
-pub fn one_hot<B: Backend>(
-    labels: &[usize],
-    classes: usize,
-    smoothing: f64,
-    like: &Tensor<B, 2>,
-) -> Tensor<B, 2> {
-    let off = smoothing / classes as f64;
-    let mut values = vec![off; labels.len() * classes];
-    for (i, &label) in labels.iter().enumerate() {
-        assert!(
-            label < classes,
-            "label {label} of sample {i} is not below the {classes} classes"
-        );
-        values[i * classes + label] = 1.0 - smoothing + off;
-    }
-    Tensor::from_data(
-        TensorData::new(values, [labels.len(), classes]),
-        (&like.device(), like.dtype()),
-    )
-}
-
-/// The official event-model loss: mean squared error between output firing rates `[B, K]` and
-/// one-hot targets, averaged over `B x K`.
-pub fn mse_rate<B: Backend>(rates: Tensor<B, 2>, labels: &[usize]) -> Tensor<B, 1> {
-    let classes = rates.dims()[1];
-    let target = one_hot(labels, classes, 0.0, &rates);
-    (rates - target).square().mean()
-}
-
-/// Cross-entropy of logits `[B, K]` with label smoothing, averaged over the batch.
-pub fn cross_entropy<B: Backend>(
-    logits: Tensor<B, 2>,
-    labels: &[usize],
-    smoothing: f64,
-) -> Tensor<B, 1> {
-    let classes = logits.dims()[1];
-    let target = one_hot(labels, classes, smoothing, &logits);
-    (log_softmax(logits, 1) * target).sum_dim(1).mean().neg()
-}
+pub use snn_models::loss::{cross_entropy, mse, mse_rate, one_hot};

@@ -21,8 +21,8 @@ use snn_train::checkpoint::{load_event_net, load_net};
 use snn_train::net::Net;
 use snn_train::trainer::{evaluate, Evaluation, LossConfig};
 
-use crate::evaluate::{first_event_frames, FramedSamples};
 use crate::export::checkpoint_framing;
+use crate::test_samples::{first_event_frames, FramedSamples};
 use crate::train::{test_source, RunFile};
 
 /// Options of `eval`.

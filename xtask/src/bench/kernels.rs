@@ -22,7 +22,7 @@ use snn_core::{
     EventConvBackend, SnnBackend,
 };
 
-use crate::bench::median;
+use super::timing::median;
 use crate::device::{dispatch, DeviceKind, Job};
 
 /// The kernels tried when `--kernels` is not given, in the order tried (a spent budget drops

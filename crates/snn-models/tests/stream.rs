@@ -1,14 +1,48 @@
 //! Streaming inference equals whole-sequence inference, carries state across calls, and
 //! refuses networks whose attention needs the whole sequence.
 
-mod common;
+use std::sync::{Mutex, MutexGuard};
 
-use common::{max_abs_diff, seeded, small_event_config, B};
-
+use burn::backend::Flex;
+use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
-use snn_export::stream::StreamingEventNet;
-use snn_models::Mode;
+use snn_models::stream::{StreamError, StreamingEventNet};
+use snn_models::{EventNetConfig, Mode};
+
+type B = Flex;
+
+/// The backend's random generator is global: each test holds this lock and seeds it, so its
+/// weights and inputs are the same whatever runs beside it.
+static RNG: Mutex<()> = Mutex::new(());
+
+fn seeded(seed: u64) -> MutexGuard<'static, ()> {
+    let guard = RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    B::seed(&Default::default(), seed);
+    guard
+}
+
+/// A narrow event network (2x8x8 input, conv 4-8 with one 2x2 pool, fc 16-3).
+fn small_event_config(steps: usize, attention: AttentionKind) -> EventNetConfig {
+    let mut config = EventNetConfig::gesture(steps, attention);
+    config.height = 8;
+    config.width = 8;
+    config.channels = vec![4, 8];
+    config.pools = vec![1, 2];
+    config.fc_hidden = 16;
+    config.classes = 3;
+    config.t_ratio = 2;
+    config.c_ratio = 2;
+    config
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "compared outputs differ in size");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}
 
 #[test]
 fn streaming_step_by_step_equals_the_whole_sequence() {
@@ -52,6 +86,7 @@ fn streaming_step_by_step_equals_the_whole_sequence() {
     let err = stream
         .step(Tensor::<B, 4>::zeros([3, 2, 8, 8], &device))
         .unwrap_err();
+    assert!(matches!(err, StreamError::Shape(_)), "{err}");
     assert!(err.to_string().contains("streaming"), "{err}");
     assert_eq!(stream.steps(), 0);
 }
@@ -62,7 +97,12 @@ fn attention_cannot_stream_and_the_error_lists_the_layers() {
     let net = small_event_config(6, AttentionKind::Tcsa)
         .init::<B>(&Default::default())
         .unwrap();
-    let msg = StreamingEventNet::new(&net).unwrap_err().to_string();
+    let err = StreamingEventNet::new(&net).unwrap_err();
+    let StreamError::Attention { layers } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(layers.len(), 4, "{layers:?}");
+    let msg = err.to_string();
     assert!(
         msg.contains("conv0 (TCSA)") && msg.contains("conv1 (TCSA)"),
         "{msg}"

@@ -1,4 +1,4 @@
-//! `cargo xtask bench train --model gesture --attention TCSA --T 60 --batch 16 [--device cuda]
+//! `cargo xtask bench train --model gesture --attention TCSA --T 60 --batch 16 [--device D]
 //! [--json]`: throughput of a full-size event network: training (forward, rate-MSE loss,
 //! backward, Adam step, all through `snn_train`'s optimiser) and inference (evaluation-mode
 //! forward), with the median time of each training phase.
@@ -22,7 +22,7 @@ use snn_train::loss::mse_rate;
 use snn_train::net::{Net, NetConfig};
 use snn_train::optim::{Optim, OptimizerConfig};
 
-use crate::bench::time_ms;
+use super::timing::time_ms;
 use crate::device::{dispatch, DeviceKind, Job};
 
 /// Which network.
@@ -53,7 +53,7 @@ pub struct TrainBenchArgs {
     /// Timed training steps (after one warm-up step).
     #[arg(long, default_value_t = 3)]
     reps: usize,
-    /// CPU or CUDA.
+    /// Where to run: cpu, cuda or vulkan (the last two need xtask built with that feature).
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Convolution precision: `full`, or `bf16` for mixed precision (bf16 multiplications in
@@ -183,7 +183,7 @@ impl Job for BenchJob {
             let out = inference.forward(xi.clone(), Mode::Eval);
             let _ = out.scores.into_data();
         });
-        let median = crate::bench::median;
+        let median = super::timing::median;
         let train_step_ms = median(total);
         Ok(TrainBenchReport {
             model: args.model,

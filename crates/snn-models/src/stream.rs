@@ -6,6 +6,9 @@
 //! neuron's step equations, output spikes accumulated into rates. Over T steps the rates equal
 //! [`EventNet::forward`]'s in evaluation mode.
 //!
+//! It is a runtime, not an export, so it lives beside the networks it runs: streaming inference
+//! needs no ONNX or HDF5 dependency.
+//!
 //! Official-form attention pools over the whole sequence (TA compares time steps; CA and SA
 //! average over T), so a network with attention cannot stream: [`StreamingEventNet::new`]
 //! refuses it and lists the layers.
@@ -13,10 +16,28 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::module::avg_pool2d;
 use burn::tensor::Tensor;
-use snn_core::{LifState, SnnBackend};
-use snn_models::{EventNet, Mode};
+use snn_core::{LifState, ShapeError, SnnBackend};
+use thiserror::Error;
 
-use crate::ExportError;
+use crate::{EventNet, Mode};
+
+/// Why a network cannot stream, or a step cannot continue.
+#[derive(Debug, Error)]
+pub enum StreamError {
+    /// Official-form attention pools over the whole sequence, so these layers are not causal.
+    #[error(
+        "streaming needs every layer to be causal, but attention pools over the whole sequence \
+         in: {}",
+        layers.join(", ")
+    )]
+    Attention {
+        /// Each offending layer with its variant, `conv0 (TCSA)`.
+        layers: Vec<String>,
+    },
+    /// A step's frame does not continue the carried state (another batch size or frame size).
+    #[error("streaming: {0}")]
+    Shape(#[from] ShapeError),
+}
 
 /// An event network run step by step.
 #[derive(Debug)]
@@ -30,7 +51,7 @@ pub struct StreamingEventNet<'a, B: Backend> {
 
 impl<'a, B: SnnBackend> StreamingEventNet<'a, B> {
     /// Wraps `net`; fails, naming the layers, if any layer has attention.
-    pub fn new(net: &'a EventNet<B>) -> Result<Self, ExportError> {
+    pub fn new(net: &'a EventNet<B>) -> Result<Self, StreamError> {
         let mut offending = Vec::new();
         for (i, block) in net.convs.iter().enumerate() {
             if let Some(att) = &block.attention {
@@ -43,11 +64,7 @@ impl<'a, B: SnnBackend> StreamingEventNet<'a, B> {
             }
         }
         if !offending.is_empty() {
-            return Err(ExportError::Unsupported(format!(
-                "streaming needs every layer to be causal, but attention pools over the whole \
-                 sequence in: {}",
-                offending.join(", ")
-            )));
+            return Err(StreamError::Attention { layers: offending });
         }
         Ok(Self {
             net,
@@ -74,7 +91,7 @@ impl<'a, B: SnnBackend> StreamingEventNet<'a, B> {
     /// Feeds one frame `[B, C, H, W]` and returns the output spikes of this step,
     /// `[B, classes]`. A frame whose shape differs from the previous step's (a new batch size
     /// without [`reset`](Self::reset)) is an error, after which the stream starts over.
-    pub fn step(&mut self, frame: Tensor<B, 4>) -> Result<Tensor<B, 2>, ExportError> {
+    pub fn step(&mut self, frame: Tensor<B, 4>) -> Result<Tensor<B, 2>, StreamError> {
         let result = self.advance(frame);
         if result.is_err() {
             self.reset();
@@ -82,8 +99,7 @@ impl<'a, B: SnnBackend> StreamingEventNet<'a, B> {
         result
     }
 
-    fn advance(&mut self, frame: Tensor<B, 4>) -> Result<Tensor<B, 2>, ExportError> {
-        let mismatch = |e: snn_core::ShapeError| ExportError::Stream(e.to_string());
+    fn advance(&mut self, frame: Tensor<B, 4>) -> Result<Tensor<B, 2>, StreamError> {
         let mut x = frame;
         for (block, state) in self.net.convs.iter().zip(&mut self.conv_states) {
             let mut y = block.bn.forward(block.conv.forward(x), Mode::Eval);
@@ -91,7 +107,7 @@ impl<'a, B: SnnBackend> StreamingEventNet<'a, B> {
                 y = avg_pool2d(y, [block.pool; 2], [block.pool; 2], [0, 0], true, false);
             }
             let previous = state.take().unwrap_or_else(|| LifState::zeros_like(&y));
-            let (spikes, next) = block.lif.step(y, previous).map_err(mismatch)?;
+            let (spikes, next) = block.lif.step(y, previous)?;
             *state = Some(next);
             x = spikes;
         }
@@ -100,7 +116,7 @@ impl<'a, B: SnnBackend> StreamingEventNet<'a, B> {
         for (block, state) in self.net.fcs.iter().zip(&mut self.fc_states) {
             let y = block.bn.forward(block.linear.forward(x), Mode::Eval);
             let previous = state.take().unwrap_or_else(|| LifState::zeros_like(&y));
-            let (spikes, next) = block.lif.step(y, previous).map_err(mismatch)?;
+            let (spikes, next) = block.lif.step(y, previous)?;
             *state = Some(next);
             x = spikes;
         }

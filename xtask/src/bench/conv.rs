@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Serialize;
 use snn_core::conv::cpu::{forward, weight_grad, Geometry};
 
-use crate::bench::time_ms;
+use super::timing::time_ms;
 
 /// Options of `bench conv`.
 #[derive(Args)]
