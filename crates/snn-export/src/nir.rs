@@ -37,7 +37,7 @@ use std::path::Path;
 
 use burn::tensor::backend::Backend;
 use hdf5_pure::{FileBuilder, GroupBuilder};
-use snn_core::{Lif, Reset};
+use snn_core::{FiringRule, Lif};
 use snn_models::event::{ConvBlock, FcBlock};
 use snn_models::EventNet;
 
@@ -97,6 +97,24 @@ pub struct NirGraph {
 
 /// The NIR LIF node of one layer's neuron (the reset rule's mapping lives here), or why NIR
 /// cannot express it.
+/// NIR's LIF sets `v = v_reset` after a spike and then leaks like any other step, so it
+/// expresses the resets whose state after a spike is `decay * v_reset` whatever the membrane.
+/// Read off the neuron's own rule (`Reset::after_spike`), not restated here: the state after a
+/// spike must not depend on the membrane, and must scale with the decay.
+fn nir_reset(rule: &FiringRule) -> Result<f64, String> {
+    let after = |u: f64, decay: f64| rule.reset.after_spike(u, decay, rule.threshold);
+    // Powers of two, so the divisions and products below are exact.
+    let (decay, other_decay) = (0.5, 0.25);
+    let v_reset = after(0.0, decay) / decay;
+    if after(1.75, decay) != after(-1.25, decay) {
+        return Err(rule.reset.to_string());
+    }
+    if after(0.0, other_decay) != other_decay * v_reset {
+        return Err(format!("{}: NIR leaks after the reset", rule.reset));
+    }
+    Ok(v_reset)
+}
+
 fn lif_node<B: Backend>(
     name: String,
     lif: &Lif<B>,
@@ -104,17 +122,7 @@ fn lif_node<B: Backend>(
     dt: f64,
 ) -> Result<NirNode, Refusal> {
     let rule = lif.config().rule;
-    let v_reset = match rule.reset {
-        Reset::LeakToThreshold => rule.threshold,
-        Reset::Hard { value: 0.0 } => 0.0,
-        Reset::Hard { value } => {
-            return Err(Refusal::new(
-                name,
-                format!("hard reset to {value}: NIR leaks after the reset"),
-            ))
-        }
-        Reset::Subtract => return Err(Refusal::new(name, "subtract reset")),
-    };
+    let v_reset = nir_reset(&rule).map_err(|reason| Refusal::new(name.clone(), reason))?;
     let decay = f64::from(decay_value(lif));
     let tau = dt / (1.0 - decay);
     let n: usize = shape.iter().product();
@@ -447,4 +455,23 @@ pub fn to_bytes(graph: &NirGraph) -> Result<Vec<u8>, ExportError> {
 /// Writes the graph to `path` through a temporary file and a rename.
 pub fn write(graph: &NirGraph, path: &Path) -> Result<(), ExportError> {
     crate::write_file(path, &to_bytes(graph)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nir_reset;
+    use snn_core::{LifConfig, Reset};
+
+    #[test]
+    fn the_nir_reset_is_read_off_the_rule() {
+        let rule = |reset| LifConfig::ma_snn_event().with_reset(reset).rule;
+        assert_eq!(nir_reset(&rule(Reset::LeakToThreshold)), Ok(0.3));
+        assert_eq!(nir_reset(&rule(Reset::Hard { value: 0.0 })), Ok(0.0));
+        assert_eq!(
+            nir_reset(&rule(Reset::Subtract)),
+            Err("subtract reset".to_string())
+        );
+        let hard = nir_reset(&rule(Reset::Hard { value: 0.2 })).unwrap_err();
+        assert!(hard.contains("hard reset to 0.2"), "{hard}");
+    }
 }

@@ -8,6 +8,7 @@ use common::{max_abs_diff, seeded, small_event_config, B};
 
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
+use snn_core::{FireTest, Reset};
 use snn_export::onnx::{
     export_event_net, export_plif_net, export_res_snn, node_list, to_bytes, OnnxOptions, OPSET,
 };
@@ -121,6 +122,50 @@ fn every_attention_variant_runs_in_tract_and_matches_our_inference() {
         }
         let worst = max_abs_diff(&our_rates, &theirs.rates);
         assert!(worst <= 1e-5, "{kind}: rates differ by {worst}");
+    }
+}
+
+/// The neuron is emitted from the same rules the kernels run (`snn_core::neuron::rule`): every
+/// spike test and reset exports, runs in tract and matches our inference spike for spike.
+#[test]
+fn every_spike_test_and_reset_runs_in_tract_and_matches_our_inference() {
+    let _rng = seeded(5);
+    let device = Default::default();
+    for fire_test in [FireTest::GreaterOrEqual, FireTest::Greater] {
+        for reset in [
+            Reset::LeakToThreshold,
+            Reset::Hard { value: 0.0 },
+            Reset::Hard { value: 0.1 },
+            Reset::Subtract,
+        ] {
+            let mut config = small_event_config(4, AttentionKind::Ca);
+            config.neuron = config.neuron.with_fire_test(fire_test).with_reset(reset);
+            let net = trained_net(&config);
+            let dims = [4, 3, 2, 8, 8];
+            let frames = Tensor::<B, 5>::random(dims, Distribution::Uniform(0.0, 3.0), &device);
+            let input: Vec<f32> = frames.to_data().to_vec().unwrap();
+            let ours = net.forward(frames, Mode::Eval);
+            let our_rates: Vec<f32> = ours.rates.into_data().to_vec().unwrap();
+            let options = OnnxOptions {
+                layer_spikes: true,
+                ..OnnxOptions::default()
+            };
+            let bytes = to_bytes(&export_event_net(&net, &options).unwrap()).unwrap();
+            let theirs = run_tract(&bytes, dims, input, ours.layers.len());
+            let total: f64 = ours.layers.iter().map(|(_, s)| s.spikes).sum();
+            assert!(total > 0.0, "{fire_test:?} {reset}: the network must spike");
+            for ((name, stats), theirs) in ours.layers.iter().zip(&theirs.layer_spikes) {
+                assert_eq!(
+                    stats.spikes, *theirs,
+                    "{fire_test:?} {reset}: {name} spikes"
+                );
+            }
+            let worst = max_abs_diff(&our_rates, &theirs.rates);
+            assert!(
+                worst <= 1e-5,
+                "{fire_test:?} {reset}: rates differ by {worst}"
+            );
+        }
     }
 }
 

@@ -32,7 +32,9 @@ pub mod generic;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorMetadata};
+use burn::tensor::Tensor;
+#[cfg(feature = "cubecl")]
+use burn::tensor::TensorMetadata;
 
 use crate::pool::{MeanMax, PoolBackend};
 use crate::tensor::{unwrap, wrap};

@@ -4,9 +4,10 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::backend::Backend;
-use snn_core::{FireTest, FiringRule, Lif, Reset};
+use snn_core::{Elementwise, Lif};
 use snn_models::BatchNorm;
 
+use super::neuron::{GraphValue, NeuronGraph};
 use crate::graph::{Attr, GraphBuilder};
 use crate::weights::{bn_affine, decay_value, fold, param_values};
 use crate::ExportError;
@@ -121,6 +122,9 @@ pub(super) fn emit_linear<B: Backend>(
 }
 
 /// Emits the neuron over a `[T, batch, ...]` value: returns the spikes, same shape.
+///
+/// Unrolled over time; each step's spike test and state after the step are the neuron's own
+/// rules (`snn_core::neuron::rule`) evaluated on graph values ([`GraphValue`]).
 pub(super) fn emit_lif<B: Backend>(
     g: &mut GraphBuilder,
     x: &str,
@@ -129,57 +133,26 @@ pub(super) fn emit_lif<B: Backend>(
 ) -> String {
     let rule = lif.config().rule;
     let decay = g.constant("decay", &[], vec![decay_value(lif)]);
-    let threshold = g.constant("threshold", &[], vec![rule.threshold as f32]);
     let parts = g.node_n("Split", &[x], &[("axis", Attr::Int(0))], steps);
-    let mut h: Option<String> = None;
+    let graph = NeuronGraph::new(g);
+    let decay = GraphValue::new(&graph, decay);
+    let mut h: Option<GraphValue> = None;
     let mut spikes = Vec::with_capacity(steps);
-    for (t, x_t) in parts.iter().enumerate() {
-        let u = match &h {
-            Some(h) => g.node("Add", &[h, x_t], &[]),
-            None => x_t.clone(),
+    for (t, x_t) in parts.into_iter().enumerate() {
+        let x_t = GraphValue::new(&graph, x_t);
+        let u = match h.take() {
+            Some(h) => h.add(x_t),
+            None => x_t,
         };
-        let (s, next) = emit_fire_and_reset(g, &rule, &u, &threshold, &decay, t + 1 < steps);
-        h = next;
-        spikes.push(s);
+        let s = rule.spike(u.clone());
+        if t + 1 < steps {
+            h = Some(rule.next_state(u, s.clone(), decay.clone()));
+        }
+        spikes.push(s.name);
     }
     let refs: Vec<&str> = spikes.iter().map(String::as_str).collect();
-    g.node("Concat", &refs, &[("axis", Attr::Int(0))])
-}
-
-/// One step of the neuron's firing rule on the potential `u`: the spikes, and (unless this is
-/// the last step) the state `h` carried to the next step after the reset and the leak.
-fn emit_fire_and_reset(
-    g: &mut GraphBuilder,
-    rule: &FiringRule,
-    u: &str,
-    threshold: &str,
-    decay: &str,
-    carry: bool,
-) -> (String, Option<String>) {
-    let test = match rule.fire_test {
-        FireTest::GreaterOrEqual => "GreaterOrEqual",
-        FireTest::Greater => "Greater",
-    };
-    let mask = g.node(test, &[u, threshold], &[]);
-    let s = g.node("Cast", &[&mask], &[("to", Attr::Int(1))]);
-    if !carry {
-        return (s, None);
-    }
-    let h = match rule.reset {
-        Reset::Hard { value } => {
-            let value = g.constant("reset_value", &[], vec![value as f32]);
-            let leaked = g.node("Mul", &[u, decay], &[]);
-            g.node("Where", &[&mask, &value, &leaked], &[])
-        }
-        Reset::Subtract => {
-            let drop = g.node("Mul", &[&s, threshold], &[]);
-            let rest = g.node("Sub", &[u, &drop], &[]);
-            g.node("Mul", &[&rest, decay], &[])
-        }
-        Reset::LeakToThreshold => {
-            let kept = g.node("Where", &[&mask, threshold, u], &[]);
-            g.node("Mul", &[&kept, decay], &[])
-        }
-    };
-    (s, Some(h))
+    let mut graph = graph.into_inner();
+    graph
+        .builder()
+        .node("Concat", &refs, &[("axis", Attr::Int(0))])
 }

@@ -17,6 +17,7 @@
 mod attention;
 mod event;
 mod layers;
+mod neuron;
 mod res_snn;
 
 use ma_attention::{AttentionKind, MultiDimAttention};
