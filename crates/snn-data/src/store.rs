@@ -10,7 +10,8 @@
 //!   then 8 bytes per event: time since the first event (u32 LE, us), x (u16 LE), and y with
 //!   the polarity in the top bit (u16 LE).
 //!
-//! Every file is written to a temporary name and renamed.
+//! Every file is written atomically ([`snn_fs::write_file_atomic`]: a temporary file, fsync,
+//! rename).
 
 use std::path::{Path, PathBuf};
 
@@ -58,9 +59,7 @@ fn format_err(path: &Path, message: impl Into<String>) -> DataError {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| DataError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+    snn_fs::write_file_atomic(path, bytes).map_err(DataError::from_fs)
 }
 
 /// Encodes one sample's events (in time order).

@@ -49,6 +49,28 @@ impl Error {
     }
 }
 
+/// Why [`write_dir_atomic`] failed: a file-system step, or the caller's `fill`.
+#[derive(Debug, Error)]
+pub enum DirError<E> {
+    /// Creating, syncing or renaming the directory failed.
+    #[error(transparent)]
+    Fs(Error),
+    /// The caller's `fill` failed; the temporary directory was removed.
+    #[error(transparent)]
+    Fill(E),
+}
+
+impl<E> DirError<E> {
+    /// The caller's error, with a file-system failure turned into one by `fs` (each crate
+    /// maps it into its own I/O variant).
+    pub fn into_error(self, fs: impl FnOnce(Error) -> E) -> E {
+        match self {
+            DirError::Fs(e) => fs(e),
+            DirError::Fill(e) => e,
+        }
+    }
+}
+
 /// How many times [`write_dir_atomic`] moves a directory that another writer renamed into
 /// place aside before giving up.
 const REPLACE_ATTEMPTS: usize = 100;
@@ -108,19 +130,17 @@ pub fn write_file_atomic_with(
 /// beside it (the path it is given), which is then fsynced with everything in it and renamed
 /// into place, replacing an existing `target` (see the crate docs). The parent folders are
 /// created. If `fill` fails, the temporary directory is removed, `target` is untouched, and
-/// `fill`'s error is returned.
-pub fn write_dir_atomic<E: From<Error>>(
+/// `fill`'s error is returned as [`DirError::Fill`].
+pub fn write_dir_atomic<E>(
     target: &Path,
     fill: impl FnOnce(&Path) -> Result<(), E>,
-) -> Result<(), E> {
-    let err = Error::at(target);
-    let (parent, name) = split(target).map_err(Error::at(target))?;
-    fs::create_dir_all(parent).map_err(Error::at(target))?;
+) -> Result<(), DirError<E>> {
+    let fs_err = |e| DirError::Fs(Error::at(target)(e));
+    let (parent, name) = split(target).map_err(fs_err)?;
+    fs::create_dir_all(parent).map_err(fs_err)?;
     let prefix = format!(".{name}.tmp-");
-    let tmp = builder(&prefix, 0o777)
-        .tempdir_in(parent)
-        .map_err(Error::at(target))?;
-    fill(tmp.path())?;
+    let tmp = builder(&prefix, 0o777).tempdir_in(parent).map_err(fs_err)?;
+    fill(tmp.path()).map_err(DirError::Fill)?;
     let result = (|| {
         sync_tree(tmp.path())?;
         let old_prefix = format!(".{name}.old-");
@@ -156,7 +176,7 @@ pub fn write_dir_atomic<E: From<Error>>(
             "another writer kept replacing it ({REPLACE_ATTEMPTS} attempts)"
         )))
     })();
-    result.map_err(|e| E::from(err(e)))
+    result.map_err(fs_err)
 }
 
 /// Whether a rename failed because something is already at the destination.

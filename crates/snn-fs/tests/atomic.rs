@@ -4,7 +4,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use snn_fs::{write_dir_atomic, write_file_atomic, write_file_atomic_with, Error};
+use snn_fs::{write_dir_atomic, write_file_atomic, write_file_atomic_with, DirError, Error};
 
 /// Names in `dir` other than `keep`: leftovers of a write (temporary files or folders).
 fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
@@ -96,17 +96,16 @@ fn concurrent_file_writers_leave_one_whole_file() {
     assert_eq!(leftovers(tmp.path(), &["shared.bin"]), Vec::<String>::new());
 }
 
-/// A caller's own error type, as each crate maps the writer's error into its own.
+/// A caller's own error type, into which each crate maps the writer's error.
 #[derive(Debug)]
 enum CallerError {
     Fs(Error),
     Fill(&'static str),
 }
 
-impl From<Error> for CallerError {
-    fn from(e: Error) -> Self {
-        CallerError::Fs(e)
-    }
+/// `write_dir_atomic` with the caller's error type.
+fn write_dir(target: &Path, fill: impl FnOnce(&Path) -> Result<(), CallerError>) -> Result<(), CallerError> {
+    write_dir_atomic(target, fill).map_err(|e: DirError<CallerError>| e.into_error(CallerError::Fs))
 }
 
 fn fill_dir(dir: &Path, text: &str) -> Result<(), CallerError> {
@@ -121,10 +120,10 @@ fn dir_round_trip_and_replace() {
     let tmp = tempfile::tempdir().unwrap();
     // Parent folders are created.
     let target = tmp.path().join("runs/last");
-    write_dir_atomic(&target, |dir| fill_dir(dir, "one")).unwrap();
+    write_dir(&target, |dir| fill_dir(dir, "one")).unwrap();
     assert_eq!(fs::read_to_string(target.join("sub/b.txt")).unwrap(), "one");
     fs::write(target.join("stale.txt"), "only in the old one").unwrap();
-    write_dir_atomic(&target, |dir| {
+    write_dir(&target, |dir| {
         assert_eq!(fs::read_dir(dir).unwrap().count(), 0, "a fresh directory");
         fill_dir(dir, "two")
     })
@@ -143,7 +142,7 @@ fn dir_replaces_a_file() {
     let tmp = tempfile::tempdir().unwrap();
     let target = tmp.path().join("out");
     fs::write(&target, "a file in the way").unwrap();
-    write_dir_atomic(&target, |dir| fill_dir(dir, "dir")).unwrap();
+    write_dir(&target, |dir| fill_dir(dir, "dir")).unwrap();
     assert_eq!(fs::read_to_string(target.join("a.txt")).unwrap(), "dir");
     assert_eq!(leftovers(tmp.path(), &["out"]), Vec::<String>::new());
 }
@@ -152,8 +151,8 @@ fn dir_replaces_a_file() {
 fn failing_dir_fill_leaves_old_dir_and_no_temporary() {
     let tmp = tempfile::tempdir().unwrap();
     let target = tmp.path().join("best");
-    write_dir_atomic(&target, |dir| fill_dir(dir, "old")).unwrap();
-    let err = write_dir_atomic(&target, |dir| {
+    write_dir(&target, |dir| fill_dir(dir, "old")).unwrap();
+    let err = write_dir(&target, |dir| {
         fill_dir(dir, "new")?;
         Err(CallerError::Fill("model failed"))
     })
@@ -173,7 +172,7 @@ fn concurrent_dir_writers_leave_one_whole_dir() {
             s.spawn(move || {
                 for round in 0..25 {
                     let text = format!("writer {writer} round {round}");
-                    write_dir_atomic(target, |dir| fill_dir(dir, &text)).unwrap();
+                    write_dir(target, |dir| fill_dir(dir, &text)).unwrap();
                 }
             });
         }
@@ -191,7 +190,7 @@ fn dir_error_names_the_target() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("file"), "not a folder").unwrap();
     let target = tmp.path().join("file/last");
-    let err = write_dir_atomic(&target, |dir| fill_dir(dir, "x")).unwrap_err();
+    let err = write_dir(&target, |dir| fill_dir(dir, "x")).unwrap_err();
     match err {
         CallerError::Fs(e) => assert_eq!(e.path, target),
         other => panic!("{other:?}"),
