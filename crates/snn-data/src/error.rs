@@ -51,7 +51,6 @@ impl DataError {
         Self::io(e.path, e.source)
     }
 
-
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

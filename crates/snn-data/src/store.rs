@@ -58,10 +58,6 @@ fn format_err(path: &Path, message: impl Into<String>) -> DataError {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    snn_fs::write_file_atomic(path, bytes).map_err(DataError::from_fs)
-}
-
 /// Encodes one sample's events (in time order).
 fn encode(events: &[Event], path: &Path) -> Result<Vec<u8>, DataError> {
     let first = events.first().map_or(0, |e| e.t);
@@ -174,7 +170,8 @@ impl EventStore {
             let (label, events) = sample?;
             let file = format!("{i:06}.ev");
             let path = root.join(&file);
-            write_atomic(&path, &encode(&events, &path)?)?;
+            snn_fs::write_file_atomic(&path, &encode(&events, &path)?)
+                .map_err(DataError::from_fs)?;
             stored.push(StoredSample {
                 label,
                 first: events.first().map_or(0, |e| e.t),
@@ -189,7 +186,8 @@ impl EventStore {
             samples: stored,
         };
         let text = serde_json::to_string(&index).map_err(|e| format_err(root, e.to_string()))?;
-        write_atomic(&root.join("index.json"), text.as_bytes())?;
+        snn_fs::write_file_atomic(&root.join("index.json"), text.as_bytes())
+            .map_err(DataError::from_fs)?;
         Self::open(root)
     }
 

@@ -104,7 +104,10 @@ enum CallerError {
 }
 
 /// `write_dir_atomic` with the caller's error type.
-fn write_dir(target: &Path, fill: impl FnOnce(&Path) -> Result<(), CallerError>) -> Result<(), CallerError> {
+fn write_dir(
+    target: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), CallerError>,
+) -> Result<(), CallerError> {
     write_dir_atomic(target, fill).map_err(|e: DirError<CallerError>| e.into_error(CallerError::Fs))
 }
 

@@ -87,8 +87,7 @@ impl StateDict {
             views.push((name.clone(), view));
         }
         let metadata = (!self.metadata.is_empty()).then(|| self.metadata.clone());
-        let bytes =
-            safetensors::serialize(views, metadata).map_err(|e| format(e.to_string()))?;
+        let bytes = safetensors::serialize(views, metadata).map_err(|e| format(e.to_string()))?;
         snn_fs::write_file_atomic(path, &bytes).map_err(|e| ModelError::Io {
             path: e.path,
             source: e.source,

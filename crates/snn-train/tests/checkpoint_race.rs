@@ -50,7 +50,11 @@ fn leftovers(dir: &Path, keep: &str) -> Vec<String> {
 #[test]
 fn concurrent_state_files_leave_one_whole_file() {
     let states = models().map(|m| save_official(&m));
-    assert_ne!(values(&states[0]), values(&states[1]), "two different writers");
+    assert_ne!(
+        values(&states[0]),
+        values(&states[1]),
+        "two different writers"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("model.safetensors");
     std::thread::scope(|s| {
@@ -95,7 +99,11 @@ fn concurrent_checkpoint_dirs_leave_one_whole_checkpoint() {
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
     let writer = meta["writer"].as_u64().unwrap() as usize;
-    assert_eq!(meta["round"], ROUNDS - 1, "the last rename is a writer's last round");
+    assert_eq!(
+        meta["round"],
+        ROUNDS - 1,
+        "the last rename is a writer's last round"
+    );
     assert_eq!(
         values(&save_official(&back)),
         values(&save_official(&models[writer])),
