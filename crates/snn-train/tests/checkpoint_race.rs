@@ -12,7 +12,11 @@ use snn_train::checkpoint::{load_event_net, save_event_net};
 
 type B = Flex;
 
+/// Saves of a checkpoint directory per writer.
 const ROUNDS: usize = 20;
+/// Writes of a state file per writer: a tiny file is written in microseconds, so it takes
+/// more rounds for two writers to overlap.
+const FILE_ROUNDS: usize = 300;
 
 /// Two tiny networks with different random weights.
 fn models() -> [EventNet<B>; 2] {
@@ -61,7 +65,7 @@ fn concurrent_state_files_leave_one_whole_file() {
         for state in &states {
             let path = &path;
             s.spawn(move || {
-                for _ in 0..ROUNDS {
+                for _ in 0..FILE_ROUNDS {
                     state.write(path).unwrap();
                 }
             });
