@@ -46,6 +46,11 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// A failed atomic write ([`snn_fs`]), as the I/O error on its target.
+    pub(crate) fn from_fs(e: snn_fs::Error) -> Self {
+        Self::io(e.path, e.source)
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

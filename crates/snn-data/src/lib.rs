@@ -11,7 +11,6 @@
 //! - [`frame`]: event-to-frame integration: MA-SNN windows with spatial sum-pooling,
 //!   SpikingJelly's fixed frame count (split by event number or by time) and fixed duration.
 //! - [`synthetic`]: a synthetic gesture dataset written as real AEDAT 3.1 files.
-//! - [`cache`]: framed samples on disk, keyed by every framing parameter, written atomically.
 //! - [`loader`]: deterministic shuffling by seed and epoch, parallel framing, time-first batches.
 //! - [`store`]: a per-sample event store on disk (compact files, atomic, built once), so
 //!   training windows and test clips are read without re-parsing recordings.
@@ -23,7 +22,6 @@
 
 pub mod aedat2;
 pub mod aedat3;
-pub mod cache;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod error;

@@ -10,7 +10,8 @@
 //!   then 8 bytes per event: time since the first event (u32 LE, us), x (u16 LE), and y with
 //!   the polarity in the top bit (u16 LE).
 //!
-//! Every file is written to a temporary name and renamed.
+//! Every file is written atomically ([`snn_fs::write_file_atomic`]: a temporary file, fsync,
+//! rename).
 
 use std::path::{Path, PathBuf};
 
@@ -55,12 +56,6 @@ fn format_err(path: &Path, message: impl Into<String>) -> DataError {
         path: path.to_owned(),
         message: message.into(),
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| DataError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
 }
 
 /// Encodes one sample's events (in time order).
@@ -175,7 +170,8 @@ impl EventStore {
             let (label, events) = sample?;
             let file = format!("{i:06}.ev");
             let path = root.join(&file);
-            write_atomic(&path, &encode(&events, &path)?)?;
+            snn_fs::write_file_atomic(&path, &encode(&events, &path)?)
+                .map_err(DataError::from_fs)?;
             stored.push(StoredSample {
                 label,
                 first: events.first().map_or(0, |e| e.t),
@@ -190,7 +186,8 @@ impl EventStore {
             samples: stored,
         };
         let text = serde_json::to_string(&index).map_err(|e| format_err(root, e.to_string()))?;
-        write_atomic(&root.join("index.json"), text.as_bytes())?;
+        snn_fs::write_file_atomic(&root.join("index.json"), text.as_bytes())
+            .map_err(DataError::from_fs)?;
         Self::open(root)
     }
 

@@ -160,62 +160,56 @@ impl SyntheticGestures {
     }
 
     /// Writes `root/DvsGesture/` (split files, `userNN_synthetic.aedat`, label CSVs), replacing
-    /// any previous copy only once the new one is complete.
+    /// any previous copy only once the new one is complete ([`snn_fs::write_dir_atomic`]).
     pub fn write(&self, root: &Path) -> Result<(), DataError> {
-        let target = root.join("DvsGesture");
-        let tmp = root.join(format!("DvsGesture.tmp-{}", std::process::id()));
         let io = |path: &Path, e: std::io::Error| DataError::io(path, e);
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
-        let mut rng = Rng(self.seed);
-        let mut lists = (String::new(), String::new());
-        for trial in 0..self.train_trials + self.test_trials {
-            let split = if trial < self.train_trials {
-                Split::Train
-            } else {
-                Split::Test
-            };
-            let name = format!("user{:02}_synthetic", trial + 1);
-            let mut order: Vec<usize> = (0..11).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i as u64 + 1) as usize);
+        snn_fs::write_dir_atomic(&root.join("DvsGesture"), |tmp| {
+            let mut rng = Rng(self.seed);
+            let mut lists = (String::new(), String::new());
+            for trial in 0..self.train_trials + self.test_trials {
+                let split = if trial < self.train_trials {
+                    Split::Train
+                } else {
+                    Split::Test
+                };
+                let name = format!("user{:02}_synthetic", trial + 1);
+                let mut order: Vec<usize> = (0..11).collect();
+                for i in (1..order.len()).rev() {
+                    order.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+                let (mut events, mut csv) = (
+                    Vec::new(),
+                    String::from("class,startTime_usec,endTime_usec\n"),
+                );
+                let mut t = 1_000_000u64;
+                for &class in &order {
+                    let mut gesture = Vec::new();
+                    self.gesture_events(class, t, &mut rng, &mut gesture);
+                    gesture.sort_by_key(|e| e.t);
+                    events.extend(gesture);
+                    let end = t + (self.gesture_ms + 1) * 1000;
+                    csv += &format!("{},{},{}\n", class + 1, t, end);
+                    t = end + self.gap_ms * 1000;
+                }
+                let aedat = tmp.join(format!("{name}.aedat"));
+                let file = std::fs::File::create(&aedat).map_err(|e| io(&aedat, e))?;
+                aedat3::write(BufWriter::new(file), &events, "DVS128", 4096)
+                    .map_err(|e| io(&aedat, e))?;
+                let labels = tmp.join(format!("{name}_labels.csv"));
+                std::fs::write(&labels, csv).map_err(|e| io(&labels, e))?;
+                let list = if split == Split::Train {
+                    &mut lists.0
+                } else {
+                    &mut lists.1
+                };
+                *list += &format!("{name}.aedat\n");
             }
-            let (mut events, mut csv) = (
-                Vec::new(),
-                String::from("class,startTime_usec,endTime_usec\n"),
-            );
-            let mut t = 1_000_000u64;
-            for &class in &order {
-                let mut gesture = Vec::new();
-                self.gesture_events(class, t, &mut rng, &mut gesture);
-                gesture.sort_by_key(|e| e.t);
-                events.extend(gesture);
-                let end = t + (self.gesture_ms + 1) * 1000;
-                csv += &format!("{},{},{}\n", class + 1, t, end);
-                t = end + self.gap_ms * 1000;
+            for (split, text) in [(Split::Train, &lists.0), (Split::Test, &lists.1)] {
+                let path = tmp.join(split.file_name());
+                std::fs::write(&path, text).map_err(|e| io(&path, e))?;
             }
-            let aedat = tmp.join(format!("{name}.aedat"));
-            let file = std::fs::File::create(&aedat).map_err(|e| io(&aedat, e))?;
-            aedat3::write(BufWriter::new(file), &events, "DVS128", 4096)
-                .map_err(|e| io(&aedat, e))?;
-            let labels = tmp.join(format!("{name}_labels.csv"));
-            std::fs::write(&labels, csv).map_err(|e| io(&labels, e))?;
-            let list = if split == Split::Train {
-                &mut lists.0
-            } else {
-                &mut lists.1
-            };
-            *list += &format!("{name}.aedat\n");
-        }
-        for (split, text) in [(Split::Train, &lists.0), (Split::Test, &lists.1)] {
-            let path = tmp.join(split.file_name());
-            std::fs::write(&path, text).map_err(|e| io(&path, e))?;
-        }
-        if target.exists() {
-            std::fs::remove_dir_all(&target).map_err(|e| io(&target, e))?;
-        }
-        std::fs::rename(&tmp, &target).map_err(|e| io(&target, e))
+            Ok(())
+        })
+        .map_err(|e| e.into_error(DataError::from_fs))
     }
 }

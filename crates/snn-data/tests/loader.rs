@@ -1,8 +1,5 @@
-//! Batching, deterministic shuffling, training-window sampling and the frame cache.
+//! Batching, deterministic shuffling and training-window sampling.
 
-use std::cell::Cell;
-
-use snn_data::cache::FrameCache;
 use snn_data::frame::{Frames, WindowFraming};
 use snn_data::loader::{epoch_batches, load_batch, sample_rng, Batch};
 
@@ -94,67 +91,4 @@ fn training_windows_stay_inside_the_sample() {
     }
     // Shorter than the window: start at the first event.
     assert_eq!(framing.random_start(5, 100, sample_rng(1, 1, 1)), 5);
-}
-
-#[test]
-fn cache_hits_misses_and_corruption() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
-    let cache = FrameCache::new(&dir);
-    let frames = Frames {
-        steps: 2,
-        height: 2,
-        width: 3,
-        data: (0..24).map(|v| v as f32).collect(),
-    };
-    let calls = Cell::new(0);
-    let compute = || {
-        calls.set(calls.get() + 1);
-        frames.clone()
-    };
-    let key = "ma-snn dt=15000 T=60 pool=4 start=first";
-    assert_eq!(
-        cache.get_or_compute(key, "train-0", compute).unwrap(),
-        frames
-    );
-    assert_eq!(
-        cache.get_or_compute(key, "train-0", compute).unwrap(),
-        frames
-    );
-    assert_eq!(calls.get(), 1, "the second call is a hit");
-    cache
-        .get_or_compute(
-            "ma-snn dt=25000 T=60 pool=4 start=first",
-            "train-0",
-            compute,
-        )
-        .unwrap();
-    assert_eq!(calls.get(), 2, "another key is another entry");
-
-    // Truncate the stored entry: it is recomputed, not trusted.
-    let entry = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
-        .map(|e| e.path())
-        .find(|p| p.ends_with("train-0.frames"))
-        .unwrap();
-    let len = std::fs::metadata(&entry).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&entry)
-        .unwrap()
-        .set_len(len - 5)
-        .unwrap();
-    let recomputed = cache.get_or_compute(key, "train-0", compute).unwrap();
-    assert_eq!(recomputed, frames);
-    assert!(calls.get() >= 3);
-    // No temporary files are left behind.
-    let leftovers = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
-        .count();
-    assert_eq!(leftovers, 0);
 }

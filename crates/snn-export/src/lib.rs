@@ -108,18 +108,11 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// Writes an exported file through a temporary file in the same folder and a rename, so a
-/// reader never sees a half-written model.
+/// Writes an exported file atomically ([`snn_fs::write_file_atomic`]: a unique temporary file
+/// in the same folder, fsync, rename), so a reader never sees a half-written model.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ExportError::Io { path, source }
-    };
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    snn_fs::write_file_atomic(path, bytes).map_err(|e| ExportError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }

@@ -59,7 +59,8 @@ impl StateDict {
         })
     }
 
-    /// Writes a safetensors file atomically (temporary file, then rename).
+    /// Writes a safetensors file atomically ([`snn_fs::write_file_atomic`]: a unique temporary
+    /// file, fsync, rename), so concurrent writers of one path never mix their bytes.
     pub fn write(&self, path: &Path) -> Result<(), ModelError> {
         let format = |message: String| ModelError::Format {
             path: path.to_owned(),
@@ -86,11 +87,10 @@ impl StateDict {
             views.push((name.clone(), view));
         }
         let metadata = (!self.metadata.is_empty()).then(|| self.metadata.clone());
-        let tmp = path.with_extension("safetensors.tmp");
-        safetensors::serialize_to_file(views, metadata, &tmp).map_err(|e| format(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|source| ModelError::Io {
-            path: path.to_owned(),
-            source,
+        let bytes = safetensors::serialize(views, metadata).map_err(|e| format(e.to_string()))?;
+        snn_fs::write_file_atomic(path, &bytes).map_err(|e| ModelError::Io {
+            path: e.path,
+            source: e.source,
         })
     }
 

@@ -1,7 +1,8 @@
 //! Checkpoint directories: `model.safetensors` (official parameter names, so the official code
 //! and ours read the same file), `config.json` (the full network config, so the directory alone
 //! rebuilds the model) and `meta.json` (epoch, metrics). A directory is written next to its
-//! destination and renamed into place, so a crash leaves the previous checkpoint intact.
+//! destination and renamed into place ([`snn_fs::write_dir_atomic`]: unique temporary name,
+//! fsync, the previous directory moved aside first), so a crash leaves a whole checkpoint.
 
 use std::path::{Path, PathBuf};
 
@@ -89,30 +90,18 @@ fn save_model<B: Backend, M: OfficialSlots<B> + Module<B> + Clone>(
     meta: &serde_json::Value,
     extra: impl FnOnce(&Path) -> Result<(), CheckpointError>,
 ) -> Result<(), CheckpointError> {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "checkpoint".into());
-    let tmp = dir.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    save_official(model).write(&tmp.join("model.safetensors"))?;
-    write_json(&tmp.join("config.json"), config)?;
-    write_json(&tmp.join("meta.json"), meta)?;
-    extra(&tmp)?;
-    // Move the old directory aside before renaming, so a crash in between leaves one of the
-    // two complete directories on disk.
-    let old = dir.with_file_name(format!(".{name}.old-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(io(dir))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(io(dir))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(io(&old))?;
-    }
-    Ok(())
+    snn_fs::write_dir_atomic(dir, |tmp| {
+        save_official(model).write(&tmp.join("model.safetensors"))?;
+        write_json(&tmp.join("config.json"), config)?;
+        write_json(&tmp.join("meta.json"), meta)?;
+        extra(tmp)
+    })
+    .map_err(|e| {
+        e.into_error(|e| CheckpointError::Io {
+            path: e.path,
+            source: e.source,
+        })
+    })
 }
 
 /// Rebuilds any network from a checkpoint directory, in `dtype`.

@@ -515,9 +515,9 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-/// Writes `plan` to `path` atomically ([`snn_train::report::write_atomic`]).
+/// Writes `plan` to `path` atomically ([`snn_fs::write_file_atomic`]).
 fn write_plan(path: &std::path::Path, plan: &str) -> Result<()> {
-    Ok(snn_train::report::write_atomic(
+    Ok(snn_fs::write_file_atomic(
         path,
         format!("{plan}\n").as_bytes(),
     )?)
