@@ -24,13 +24,9 @@ fn eval_reports_accuracy_confusion_rates_and_energy() {
     }
     .write(&data)
     .unwrap();
-    let mut config = EventNetConfig::gesture(4, AttentionKind::Csa);
-    config.height = 8;
-    config.width = 8;
-    config.channels = vec![4, 8];
-    config.pools = vec![1, 2];
-    config.fc_hidden = 16;
-    config.c_ratio = 2;
+    let mut config = EventNetConfig::tiny(4, AttentionKind::Csa);
+    config.classes = 11;
+    config.t_ratio = 5;
     config.neuron = config.neuron.with_threshold(0.1);
     let checkpoint = dir.join("best");
     let meta = serde_json::json!({

@@ -46,14 +46,8 @@ fn export_writes_a_model_and_a_sample_that_agree_in_tract() {
     .write(&data)
     .unwrap();
 
-    let mut config = EventNetConfig::gesture(4, AttentionKind::Tcsa);
-    config.height = 8;
-    config.width = 8;
-    config.channels = vec![4, 8];
-    config.pools = vec![1, 2];
-    config.fc_hidden = 16;
-    config.t_ratio = 2;
-    config.c_ratio = 2;
+    let mut config = EventNetConfig::tiny(4, AttentionKind::Tcsa);
+    config.classes = 11;
     config.neuron = config.neuron.with_threshold(0.1);
     // Fixed weights: the one test in this binary seeds the global generator.
     <Flex as burn::tensor::backend::Backend>::seed(&Default::default(), 11);

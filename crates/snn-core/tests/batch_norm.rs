@@ -72,7 +72,7 @@ struct Data {
 
 impl Data {
     fn new(seed: u64, dims: [usize; 3]) -> Self {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let n: usize = dims.iter().product();
         // An offset and a scale per element, so the statistics are not trivially 0 and 1.
         let x = rng.uniform(n, -2.0, 3.0);
@@ -304,7 +304,7 @@ fn flex_kernel_matches_generic() {
 #[test]
 fn channel_affine_is_a_broadcast_multiply_add() {
     for (i, dims) in [[4, 3, 6], [2, 5, 1], [1, 1, 7]].into_iter().enumerate() {
-        let mut rng = Rng(60 + i as u64);
+        let mut rng = Rng::new(60 + i as u64);
         let c = dims[1];
         let x = rng.uniform(dims.iter().product(), -2.0, 2.0);
         let scale = rng.uniform(c, -1.5, 1.5);
@@ -336,7 +336,7 @@ fn channel_affine_is_a_broadcast_multiply_add() {
 #[test]
 fn channel_affine_is_differentiable() {
     let dims = [3, 2, 4];
-    let mut rng = Rng(70);
+    let mut rng = Rng::new(70);
     let x = tensor(rng.uniform(24, -1.0, 1.0), dims).require_grad();
     let scale = tensor(rng.uniform(2, -1.0, 1.0), [2]).require_grad();
     let shift = tensor(rng.uniform(2, -1.0, 1.0), [2]).require_grad();
@@ -447,7 +447,7 @@ const POOLED: [([usize; 4], usize); 5] = [
 /// [`batch_norm_train`] followed by burn's `avg_pool2d`.
 fn pooled_run(seed: u64, dims: [usize; 4], k: usize, fused: bool) -> [Vec<f64>; 4] {
     let [n, c, h, w] = dims;
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let x = tensor(rng.uniform(n * c * h * w, -2.0, 3.0), dims).require_grad();
     let wt = tensor(rng.uniform(c, 0.5, 1.5), [c]).require_grad();
     let b = tensor(rng.uniform(c, -0.5, 0.5), [c]).require_grad();
@@ -492,7 +492,7 @@ fn pooled_flex_kernel_matches_generic() {
     for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 2e-5)] {
         for (i, (dims, k)) in POOLED.into_iter().enumerate() {
             let [n, c, h, w] = dims;
-            let mut rng = Rng(100 + i as u64);
+            let mut rng = Rng::new(100 + i as u64);
             let xs = rng.uniform(n * c * h * w, -2.0, 3.0);
             let ws = rng.uniform(c, 0.5, 1.5);
             let bs = rng.uniform(c, -0.5, 0.5);

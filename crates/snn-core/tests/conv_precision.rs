@@ -63,7 +63,7 @@ impl Problem {
     /// Event counts with some above 256 (where bf16 rounds integers), random weights with full
     /// f32 mantissas, a bias and an upstream gradient.
     fn new(seed: u64) -> Self {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let n = X.iter().product();
         let mut x = rng.counts(n, 0.3);
         for (i, v) in x.iter_mut().enumerate().filter(|(i, _)| i % 37 == 0) {
@@ -140,7 +140,7 @@ fn bf16_rounds_the_convolution_inputs_and_keeps_the_rest_in_f32() {
 #[test]
 fn the_evaluation_block_rounds_only_its_convolution() {
     let problem = Problem::new(11);
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let scale = rng.uniform(W[0], 0.5, 2.0);
     let shift = rng.uniform(W[0], -1.0, 1.0);
     let block = || {

@@ -53,14 +53,6 @@ const GRAD_RTOL: f64 = 1e-4;
 /// Largest absolute membrane difference.
 const MEMBRANE_ATOL: f64 = 1e-5;
 
-/// The shared SplitMix64 generator, drawing f32 values.
-struct Rng32(common::Rng);
-impl Rng32 {
-    fn uniform(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32> {
-        to_f32(&self.0.uniform(n, lo, hi))
-    }
-}
-
 /// False where no CubeCL device answers: the test is then skipped, or fails in CI (see
 /// `common::cube_device`).
 fn device_answers() -> bool {
@@ -237,11 +229,11 @@ fn check_backward(
     rule: &FiringRule,
     membrane: &[f32],
     dims: &[usize],
-    rng: &mut Rng32,
+    rng: &mut common::Rng,
 ) {
     let n = membrane.len();
-    let gs = rng.uniform(n, -1.0, 1.0);
-    let gm = rng.uniform(n, -1.0, 1.0);
+    let gs = rng.uniform_f32(n, -1.0, 1.0);
+    let gm = rng.uniform_f32(n, -1.0, 1.0);
     let decay = [DECAY as f32];
     for (has_gs, has_gm) in [(true, true), (true, false), (false, true)] {
         for want_decay in [false, true] {
@@ -284,11 +276,11 @@ fn kernel_matches_generic_for_every_rule() {
     }
     let dims = [7, 3, 5, 4];
     let numel: usize = dims.iter().product();
-    let mut rng = Rng32(common::Rng(17));
+    let mut rng = common::Rng::new(17);
     let (mut spikes, mut total) = (0.0, 0.0);
     for (k, rule) in all_rules().iter().enumerate() {
         let label = format!("rule {k} {rule:?}");
-        let x = rng.uniform(numel, -0.3, 0.7);
+        let x = rng.uniform_f32(numel, -0.3, 0.7);
         let (membrane, count) = check_forward(&label, rule, &x, &dims);
         spikes += count;
         total += numel as f64;
@@ -318,12 +310,12 @@ fn kernel_matches_generic_on_a_large_layer() {
             ..LifConfig::ma_snn_event().rule
         },
     ];
-    let mut rng = Rng32(common::Rng(23));
+    let mut rng = common::Rng::new(23);
     for dims in [vec![60, 16, 64, 8, 8], vec![13, 1000, 3]] {
         let numel: usize = dims.iter().product();
         for (k, rule) in presets.iter().enumerate() {
             let label = format!("{dims:?} preset {k}");
-            let x = rng.uniform(numel, -0.4, 0.9);
+            let x = rng.uniform_f32(numel, -0.4, 0.9);
             let (membrane, count) = check_forward(&label, rule, &x, &dims);
             assert!(count > 0.05 * numel as f64 && count < 0.95 * numel as f64);
             check_backward(&label, rule, &membrane, &dims, &mut rng);
@@ -336,12 +328,12 @@ fn single_step_and_single_neuron_sequences() {
     if !device_answers() {
         return;
     }
-    let mut rng = Rng32(common::Rng(29));
+    let mut rng = common::Rng::new(29);
     for dims in [vec![1, 37], vec![9, 1], vec![1, 1]] {
         let numel: usize = dims.iter().product();
         for (k, rule) in all_rules().iter().enumerate().step_by(5) {
             let label = format!("{dims:?} rule {k}");
-            let x = rng.uniform(numel, -0.3, 0.7);
+            let x = rng.uniform_f32(numel, -0.3, 0.7);
             let (membrane, _) = check_forward(&label, rule, &x, &dims);
             check_backward(&label, rule, &membrane, &dims, &mut rng);
         }
@@ -356,7 +348,7 @@ fn non_contiguous_inputs_and_offset_decay() {
     // `[T, B, N]` views of `[B, T, N]` data (swapped strides) and a decay that is a one-element
     // slice of a larger tensor (non-zero offset).
     let (steps, batch, width) = (11, 3, 70);
-    let mut rng = Rng32(common::Rng(31));
+    let mut rng = common::Rng::new(31);
     let dims = [steps, batch, width];
     let numel = steps * batch * width;
     let swapped = |values: &[f32]| -> Tensor<C, 3> {
@@ -377,7 +369,7 @@ fn non_contiguous_inputs_and_offset_decay() {
     };
     for (k, rule) in all_rules().iter().enumerate().step_by(7) {
         let label = format!("non-contiguous rule {k}");
-        let x = rng.uniform(numel, -0.3, 0.7);
+        let x = rng.uniform_f32(numel, -0.3, 0.7);
         let x_view = swapped(&x);
         let x_contiguous: Vec<f32> =
             to_f32(&x_view.clone().into_data().iter::<f64>().collect::<Vec<_>>());
@@ -399,8 +391,8 @@ fn non_contiguous_inputs_and_offset_decay() {
             &want_u,
         );
 
-        let gs = rng.uniform(numel, -1.0, 1.0);
-        let gm = rng.uniform(numel, -1.0, 1.0);
+        let gs = rng.uniform_f32(numel, -1.0, 1.0);
+        let gm = rng.uniform_f32(numel, -1.0, 1.0);
         let gs_view = swapped(&gs);
         let gm_view = swapped(&gm);
         let contiguous =
@@ -488,7 +480,7 @@ fn autodiff_fused_matches_reference() {
     }
     let dims = [12, 4, 96];
     let numel: usize = dims.iter().product();
-    let mut rng = Rng32(common::Rng(37));
+    let mut rng = common::Rng::new(37);
     for (k, config) in [
         LifConfig::ma_snn_event(),
         LifConfig::ma_snn_event().with_learnable_decay(true),
@@ -502,9 +494,9 @@ fn autodiff_fused_matches_reference() {
     {
         let label = format!("autodiff config {k} {config:?}");
         let lif = config.init::<A>(&device()).unwrap();
-        let x = rng.uniform(numel, -0.4, 1.0);
-        let ws = rng.uniform(numel, -1.0, 1.0);
-        let wu = rng.uniform(numel, -1.0, 1.0);
+        let x = rng.uniform_f32(numel, -0.4, 1.0);
+        let ws = rng.uniform_f32(numel, -1.0, 1.0);
+        let wu = rng.uniform_f32(numel, -1.0, 1.0);
         let fused = run_autodiff(&lif, true, &x, &ws, &wu, dims);
         let reference = run_autodiff(&lif, false, &x, &ws, &wu, dims);
         let ties = compare_forward(
@@ -532,12 +524,12 @@ fn autodiff_fused_matches_reference() {
 /// The batch-norm kernels against the generic path on `x` of `dims` (`[N, C, S]` or
 /// `[N, C, H, W]`), pooled by `pool`.
 fn check_batch_norm(dims: &[usize], pool: usize, seed: u64) {
-    let mut rng = Rng32(common::Rng(seed));
+    let mut rng = common::Rng::new(seed);
     let numel: usize = dims.iter().product();
     let c = dims[1];
     // Values around 2 with spread 1: the variance must not cancel against the mean.
-    let x = rng.uniform(numel, 0.5, 3.5);
-    let (weight, bias) = (rng.uniform(c, 0.5, 1.5), rng.uniform(c, -0.5, 0.5));
+    let x = rng.uniform_f32(numel, 0.5, 3.5);
+    let (weight, bias) = (rng.uniform_f32(c, 0.5, 1.5), rng.uniform_f32(c, -0.5, 0.5));
     let label = format!("batch norm {dims:?} pool {pool}");
     let eps = 1e-5;
     let got = C::batch_norm_train(
@@ -570,7 +562,7 @@ fn check_batch_norm(dims: &[usize], pool: usize, seed: u64) {
     assert_grads_close(&format!("{label}: var"), &download(got.var), &var);
 
     let out_dims: Vec<usize> = out_shape.iter().copied().collect();
-    let g = rng.uniform(out_shape.num_elements(), -1.0, 1.0);
+    let g = rng.uniform_f32(out_shape.num_elements(), -1.0, 1.0);
     let backward = |kernel: bool| {
         let args = (
             upload(&x, dims),
@@ -615,13 +607,13 @@ fn batch_norm_kernels_match_generic() {
 
 /// The rescaling kernels against the generic path on `x` `[T, B, C, S]`.
 fn check_attention_scale(dims: [usize; 4], relu: bool, seed: u64) {
-    let mut rng = Rng32(common::Rng(seed));
+    let mut rng = common::Rng::new(seed);
     let [t, b, c, s] = dims;
-    let x = rng.uniform(t * b * c * s, -1.0, 1.0);
-    let gt = rng.uniform(t * b, 0.0, 1.0);
-    let gc = rng.uniform(b * c, 0.0, 1.0);
-    let gs = rng.uniform(b * s, 0.0, 1.0);
-    let g = rng.uniform(t * b * c * s, -1.0, 1.0);
+    let x = rng.uniform_f32(t * b * c * s, -1.0, 1.0);
+    let gt = rng.uniform_f32(t * b, 0.0, 1.0);
+    let gc = rng.uniform_f32(b * c, 0.0, 1.0);
+    let gs = rng.uniform_f32(b * s, 0.0, 1.0);
+    let g = rng.uniform_f32(t * b * c * s, -1.0, 1.0);
     let gains = || ScaleGains::<C> {
         temporal: upload(&gt, &[t, b]),
         channel: upload(&gc, &[b, c]),
@@ -683,8 +675,8 @@ fn attention_scale_kernels_match_generic() {
 
 /// Values on a grid of quarters in `[-2, 2]`, so that rows of a few dozen values have tied
 /// maxima (the gradient goes to the first).
-fn quantized(rng: &mut Rng32, n: usize) -> Vec<f32> {
-    rng.uniform(n, -2.0, 2.0)
+fn quantized(rng: &mut common::Rng, n: usize) -> Vec<f32> {
+    rng.uniform_f32(n, -2.0, 2.0)
         .into_iter()
         .map(|v| (v * 4.0).round() / 4.0)
         .collect()
@@ -698,7 +690,7 @@ const LONGEST_BURN_ROW: usize = 4096;
 /// The mean/max kernels on `x` `[A, R, L]` against the host's exact values (sums of quarters)
 /// and, for rows up to [`LONGEST_BURN_ROW`], against burn's reductions, `argmax` and `scatter`.
 fn check_mean_max(dims: [usize; 3], seed: u64) {
-    let mut rng = Rng32(common::Rng(seed));
+    let mut rng = common::Rng::new(seed);
     let [a, r, l] = dims;
     let x = quantized(&mut rng, a * r * l);
     let label = format!("mean/max {dims:?}");
@@ -734,7 +726,10 @@ fn check_mean_max(dims: [usize; 3], seed: u64) {
             &download(want.mean),
         );
     }
-    let (gm, gx) = (rng.uniform(a * l, -1.0, 1.0), rng.uniform(a * l, -1.0, 1.0));
+    let (gm, gx) = (
+        rng.uniform_f32(a * l, -1.0, 1.0),
+        rng.uniform_f32(a * l, -1.0, 1.0),
+    );
     for (which, mean, max) in [
         ("both", true, true),
         ("mean", true, false),
@@ -801,14 +796,14 @@ fn mean_max_kernels_match_generic() {
 /// With `tied`, every channel gain is 0.5, so the rescaled values tie wherever `x` does and
 /// the first-maximum rule is exercised.
 fn check_scaled_mean_max(dims: [usize; 4], tied: bool, seed: u64) {
-    let mut rng = Rng32(common::Rng(seed));
+    let mut rng = common::Rng::new(seed);
     let [t, b, c, s] = dims;
     let x = quantized(&mut rng, t * b * c * s);
-    let gt = rng.uniform(t * b, 0.0, 1.0);
+    let gt = rng.uniform_f32(t * b, 0.0, 1.0);
     let gc = if tied {
         vec![0.5; b * c]
     } else {
-        rng.uniform(b * c, 0.0, 1.0)
+        rng.uniform_f32(b * c, 0.0, 1.0)
     };
     let gains = |spatial: &[f32]| ScaleGains::<C> {
         temporal: upload(&gt, &[t, b]),
@@ -830,8 +825,8 @@ fn check_scaled_mean_max(dims: [usize; 4], tied: bool, seed: u64) {
     // The reference backward: the rescaled sequence written out, burn's mean/max gradient of
     // it, then the generic rescaling's backward.
     let (gm, gx) = (
-        rng.uniform(t * b * s, -1.0, 1.0),
-        rng.uniform(t * b * s, -1.0, 1.0),
+        rng.uniform_f32(t * b * s, -1.0, 1.0),
+        rng.uniform_f32(t * b * s, -1.0, 1.0),
     );
     let scaled = generic_attention_scale::<C>(upload(&x, &dims), gains(&ones), false);
     let scaled = C::float_reshape(scaled, Shape::new([t * b, c, s]));
@@ -850,7 +845,7 @@ fn check_scaled_mean_max(dims: [usize; 4], tied: bool, seed: u64) {
         [true, true, true, false],
     );
     // The spatial gain's values are not used: random ones must not change anything.
-    let spatial = rng.uniform(b * s, 0.0, 1.0);
+    let spatial = rng.uniform_f32(b * s, 0.0, 1.0);
     let got = C::scaled_mean_max_backward(
         upload(&x, &dims),
         gains(&spatial),

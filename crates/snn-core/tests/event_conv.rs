@@ -82,7 +82,7 @@ impl Problem {
     }
 
     /// Output, then the gradients of `sum(out * upstream)`, where `upstream` is drawn from
-    /// `Rng(seed)` with the output's shape. `event` picks `event_conv2d` or burn's `conv2d`.
+    /// `Rng::new(seed)` with the output's shape. `event` picks `event_conv2d` or burn's `conv2d`.
     fn run(&self, event: bool, track: Track, seed: u64) -> Run {
         let mut x = tensor(self.x.clone(), self.x_dims);
         let mut w = tensor(self.weight.clone(), self.w_dims);
@@ -102,7 +102,7 @@ impl Problem {
             conv2d(x.clone(), w.clone(), b.clone(), self.options.clone())
         };
         let out_dims = out.dims();
-        let upstream = Rng(seed).uniform(out_dims.iter().product(), -1.0, 1.0);
+        let upstream = Rng::new(seed).uniform(out_dims.iter().product(), -1.0, 1.0);
         let tracked = track.x || track.weight || (track.bias && b.is_some());
         let (grad_x, grad_w, grad_b) = if tracked {
             let grads = (out.clone() * tensor(upstream, out_dims)).sum().backward();
@@ -185,7 +185,7 @@ const GEOMETRIES: [Geometry; 9] = [
 
 #[test]
 fn sparse_inputs_match_dense_conv2d() {
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
     let mut case = 0;
     for input in [Input::Spikes(0.1), Input::Counts(0.1)] {
         for (x_dims, c_out, kernel, padding) in GEOMETRIES {
@@ -220,7 +220,7 @@ fn sparse_inputs_match_dense_conv2d() {
 #[test]
 fn counts_take_every_value() {
     // The count inputs exercise the multiply path, not only the `v == 1` addition.
-    let x = Rng(2).counts(10_000, 0.5);
+    let x = Rng::new(2).counts(10_000, 0.5);
     for v in [0.0, 1.0, 2.0, 3.0] {
         assert!(x.contains(&v), "{v} missing");
     }
@@ -229,7 +229,7 @@ fn counts_take_every_value() {
 
 #[test]
 fn dense_inputs_fall_back_and_match() {
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let mut case = 0;
     for input in [Input::Spikes(0.7), Input::Counts(0.6), Input::Uniform] {
         for (x_dims, c_out, kernel, padding) in GEOMETRIES.into_iter().take(4) {
@@ -244,7 +244,7 @@ fn dense_inputs_fall_back_and_match() {
 
 #[test]
 fn unsupported_options_fall_back_and_match() {
-    let mut rng = Rng(4);
+    let mut rng = Rng::new(4);
     let cases: [(ConvOptions<2>, [usize; 4], usize, [usize; 2]); 5] = [
         (
             ConvOptions::new([2, 2], [1, 1], [1, 1], 1),
@@ -294,7 +294,7 @@ fn unsupported_options_fall_back_and_match() {
 
 #[test]
 fn gradients_of_a_subset_of_inputs() {
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let tracks = [
         Track {
             x: false,
@@ -341,7 +341,7 @@ fn gradients_of_a_subset_of_inputs() {
 
 #[test]
 fn f32_matches_f64() {
-    let mut rng = Rng(6);
+    let mut rng = Rng::new(6);
     let x_dims = [3, 4, 8, 6];
     let x = rng.counts(x_dims.iter().product(), 0.12);
     let p = Problem::new(&mut rng, x, x_dims, 5, [3, 3], true, options([1, 1]));
@@ -364,7 +364,7 @@ fn f32_matches_f64() {
     .require_grad();
     let out = event_conv2d(x.clone(), w.clone(), Some(b.clone()), p.options.clone());
     assert_eq!(out.dtype(), DType::F32);
-    let upstream = Rng(500).uniform(reference.out.len(), -1.0, 1.0);
+    let upstream = Rng::new(500).uniform(reference.out.len(), -1.0, 1.0);
     let grads = (out.clone() * f32_tensor(&upstream, reference.out_dims))
         .sum()
         .backward();
@@ -391,7 +391,7 @@ fn f32_matches_f64() {
 
 #[test]
 fn all_zero_input_gives_bias_and_zero_weight_gradient() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let x_dims = [3, 2, 5, 6];
     let x = vec![0.0; x_dims.iter().product()];
     let p = Problem::new(&mut rng, x, x_dims, 4, [3, 3], true, options([1, 1]));
@@ -404,7 +404,7 @@ fn all_zero_input_gives_bias_and_zero_weight_gradient() {
     }
     assert!(run.grad_w.unwrap().iter().all(|g| *g == 0.0));
     // The bias gradient is the upstream gradient summed per channel.
-    let upstream = Rng(600).uniform(run.out.len(), -1.0, 1.0);
+    let upstream = Rng::new(600).uniform(run.out.len(), -1.0, 1.0);
     let mut expected = vec![0.0; c];
     for (i, u) in upstream.iter().enumerate() {
         expected[(i / (oh * ow)) % c] += u;
@@ -421,12 +421,12 @@ fn all_zero_input_gives_bias_and_zero_weight_gradient() {
 #[test]
 fn non_contiguous_input_matches() {
     // A transposed input (the kernel must read it through its strides or a contiguous copy).
-    let mut rng = Rng(8);
+    let mut rng = Rng::new(8);
     let dims = [2, 3, 6, 7];
     let x = rng.spikes(dims.iter().product(), 0.1);
     let weight = rng.uniform(4 * 3 * 9, -1.0, 1.0);
     let bias = rng.uniform(4, -0.5, 0.5);
-    let upstream = Rng(9).uniform(2 * 4 * 7 * 6, -1.0, 1.0);
+    let upstream = Rng::new(9).uniform(2 * 4 * 7 * 6, -1.0, 1.0);
     let run = |event: bool| {
         // [N, C, H, W] data viewed as [N, C, W, H].
         let x = tensor(x.clone(), dims).require_grad();
@@ -463,7 +463,7 @@ fn non_contiguous_input_matches() {
 fn fused_affine_pool_matches_the_composition() {
     use burn::tensor::module::avg_pool2d;
     use snn_core::event_conv2d_affine_pool;
-    let mut rng = Rng(41);
+    let mut rng = Rng::new(41);
     // (input dims, output channels, pool, input density, padding)
     type Case = ([usize; 4], usize, usize, f64, [usize; 2]);
     let cases: [Case; 7] = [

@@ -133,7 +133,7 @@ fn run(
 fn fused_matches_reference_for_every_configuration() {
     let dims = [9, 3, 17];
     let n: usize = dims.iter().product();
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut checked_spikes = 0.0;
     for (i, config) in all_configs().iter().enumerate() {
         let x = rng.uniform(n, -0.3, 0.7);
@@ -175,7 +175,7 @@ fn fused_matches_reference_for_every_configuration() {
 fn official_presets_match_reference() {
     let dims = [12, 2, 64];
     let n: usize = dims.iter().product();
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     for config in [LifConfig::ma_snn_event(), LifConfig::ms_resnet()] {
         let x = rng.uniform(n, -0.5, 1.0);
         let ws = rng.uniform(n, -1.0, 1.0);
@@ -229,7 +229,7 @@ fn generic_path_matches_cpu_kernel() {
     let dims = [6, 2, 11];
     let n: usize = dims.iter().product();
     let device = Default::default();
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     // Backend-level tensors keep the data's dtype (f64).
     let flex = |v: Vec<f64>, shape: &[usize]| {
         Flex::float_from_data(TensorData::new(v, shape.to_vec()), &device)
@@ -246,8 +246,8 @@ fn generic_path_matches_cpu_kernel() {
 
         // Both upstream gradients, spikes only, membrane only; with and without the decay
         // gradient.
-        let gs = || flex(Rng(5).uniform(n, -1.0, 1.0), &dims);
-        let gu = || flex(Rng(6).uniform(n, -1.0, 1.0), &dims);
+        let gs = || flex(Rng::new(5).uniform(n, -1.0, 1.0), &dims);
+        let gu = || flex(Rng::new(6).uniform(n, -1.0, 1.0), &dims);
         for (with_s, with_u, want_decay) in [
             (true, true, true),
             (true, false, false),
@@ -295,7 +295,7 @@ fn f32_fused_matches_reference_spikes_exactly() {
     let device = Default::default();
     let x: Tensor<B, 3> = Tensor::from_data(
         TensorData::new(
-            Rng(9)
+            Rng::new(9)
                 .uniform(n, -0.3, 0.7)
                 .iter()
                 .map(|&v| v as f32)
@@ -326,7 +326,7 @@ fn spikes_only_pass_matches_the_full_pass() {
         .filter(|c| !c.learnable_decay)
         .enumerate()
     {
-        let x = Rng(40 + i as u64).uniform(n, -0.3, 0.7);
+        let x = Rng::new(40 + i as u64).uniform(n, -0.3, 0.7);
         for dtype in [DType::F64, DType::F32] {
             let flex = |v: Vec<f64>, shape: &[usize]| {
                 let data = TensorData::new(v, shape.to_vec()).convert_dtype(dtype);
@@ -345,7 +345,7 @@ fn spikes_only_pass_matches_the_full_pass() {
     }
     // Under autodiff the spikes-only entry point still tracks the spikes.
     let lif = LifConfig::ma_snn_event().init::<B>(&device).unwrap();
-    let x = tensor3(Rng(50).uniform(60, 0.0, 0.6), [5, 3, 4]).require_grad();
+    let x = tensor3(Rng::new(50).uniform(60, 0.0, 0.6), [5, 3, 4]).require_grad();
     let (spikes, stats) = lif.forward_with_stats(x.clone());
     assert!(stats.spikes > 0.0);
     let grads = spikes.sum().backward();

@@ -48,7 +48,7 @@ const CASES: [Case; 7] = [
 
 #[test]
 fn im2col_forward_matches_burns_conv2d() {
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     for (n, c_in, c_out, h, w, kernel, stride, padding, dilation) in CASES {
         let options = ConvOptions::new(stride, padding, dilation, 1);
         let x = tensor(rng.spikes(n * c_in * h * w, 0.3), [n, c_in, h, w]);
@@ -91,7 +91,7 @@ fn im2col_forward_matches_burns_conv2d() {
 
 #[test]
 fn im2col_input_gradient_matches_burns() {
-    let mut rng = Rng(12);
+    let mut rng = Rng::new(12);
     let mut checked = 0;
     for (n, c_in, c_out, h, w, kernel, stride, padding, dilation) in CASES {
         let options = ConvOptions::new(stride, padding, dilation, 1);

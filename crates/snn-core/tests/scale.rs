@@ -132,7 +132,7 @@ fn matches_the_broadcast_products_and_their_gradients() {
             relu: true,
         },
     ];
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     for case in cases {
         let [t, b, c, s] = case.dims;
         let n = t * b * c * s;
@@ -181,7 +181,7 @@ fn the_f32_forward_is_the_same_to_the_last_bit() {
     let device = Default::default();
     let dims = [6, 3, 16, 64];
     let [t, b, c, s] = dims;
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let f32t = |v: Vec<f64>, shape: [usize; 2]| {
         Tensor::<Flex, 2>::from_data(TensorData::new(v, shape), (&device, DType::F32))
     };
@@ -209,7 +209,7 @@ fn the_f32_forward_is_the_same_to_the_last_bit() {
 fn gradients_do_not_depend_on_the_thread_count() {
     let dims = [8, 4, 6, 9];
     let [t, b, c, s] = dims;
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let x = rng.uniform(t * b * c * s, -1.0, 1.0);
     let (gt, gc, gs) = (
         rng.uniform(t * b, 0.1, 1.0),
@@ -263,7 +263,7 @@ fn a_gain_of_the_wrong_shape_is_refused() {
 fn gain_gradients_without_an_input_gradient() {
     let dims = [3, 2, 4, 10];
     let [t, b, c, s] = dims;
-    let mut rng = Rng(9);
+    let mut rng = Rng::new(9);
     let x = tensor(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
     let gc = tensor(rng.uniform(b * c, 0.1, 1.0), [b, c]).require_grad();
     let gs = tensor(rng.uniform(b * s, 0.1, 1.0), [b, s]).require_grad();
@@ -288,7 +288,7 @@ fn gain_gradients_without_an_input_gradient() {
 #[test]
 fn scaled_mean_max_matches_rescaling_then_squeezing() {
     use snn_core::{mean_max, scaled_mean_max};
-    let mut rng = Rng(17);
+    let mut rng = Rng::new(17);
     for (dims, binary, gains_on) in [
         ([3, 2, 4, 5], false, [true, true]),
         ([2, 3, 6, 9], true, [true, true]),
@@ -355,7 +355,7 @@ fn the_generic_squeeze_matches_the_kernel() {
     use snn_core::ScaleBackend;
     let dims = [3, 2, 5, 6];
     let [t, b, c, s] = dims;
-    let mut rng = Rng(23);
+    let mut rng = Rng::new(23);
     let x = primitive(rng.spikes(t * b * c * s, 0.3), dims);
     let gains = ScaleGains::<Flex> {
         temporal: primitive(rng.uniform(t * b, 0.1, 1.0), [t, b]),
@@ -398,7 +398,7 @@ fn the_generic_rescaling_matches_the_kernel() {
     use snn_core::ScaleBackend;
     let dims = [3, 2, 5, 6];
     let [t, b, c, s] = dims;
-    let mut rng = Rng(29);
+    let mut rng = Rng::new(29);
     let x = primitive(rng.uniform(t * b * c * s, -1.0, 1.0), dims);
     let gains = ScaleGains::<Flex> {
         temporal: primitive(rng.uniform(t * b, 0.1, 1.0), [t, b]),

@@ -13,7 +13,7 @@ use common::{flex_tensor as tensor, inner_values as host, Rng};
 
 #[test]
 fn split_k_weight_gradient_matches_burns() {
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     // (frames, C_in, C_out, H, W, kernel, stride, padding, dilation)
     let cases = [
         (6, 3, 4, 8, 8, [3, 3], [1, 1], [1, 1], [1, 1]),

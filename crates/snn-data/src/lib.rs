@@ -32,6 +32,7 @@ pub mod gesture;
 pub mod imagenet;
 pub mod loader;
 pub mod nmnist;
+pub mod rng;
 pub mod store;
 pub mod synthetic;
 

@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use crate::frame::Frames;
+use crate::rng::SplitMix64;
 
 /// A batch of frames, time-first `[T, B, 2, H, W]` (the workspace's layout), with labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,22 +57,14 @@ impl Batch {
     }
 }
 
-/// SplitMix64.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// A random generator for one (seed, epoch, sample) triple, so that random choices such as a
 /// training window's start do not depend on thread scheduling.
 pub fn sample_rng(seed: u64, epoch: u64, sample: usize) -> impl FnMut() -> u64 {
-    let mut state = seed
-        ^ epoch.wrapping_mul(0xA24B_AED4_963E_E407)
-        ^ (sample as u64).wrapping_mul(0x9FB2_1C65_1E98_DF25);
-    move || splitmix(&mut state)
+    let mut rng = SplitMix64::new(
+        seed ^ epoch.wrapping_mul(0xA24B_AED4_963E_E407)
+            ^ (sample as u64).wrapping_mul(0x9FB2_1C65_1E98_DF25),
+    );
+    move || rng.next_u64()
 }
 
 /// Sample indices of each batch of an epoch: a Fisher-Yates permutation determined by
@@ -85,9 +78,9 @@ pub fn epoch_batches(
 ) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..samples).collect();
     if shuffle {
-        let mut state = seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let mut rng = SplitMix64::new(seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03));
         for i in (1..order.len()).rev() {
-            order.swap(i, (splitmix(&mut state) % (i as u64 + 1)) as usize);
+            order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
         }
     }
     order

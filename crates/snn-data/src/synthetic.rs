@@ -15,6 +15,7 @@ use crate::aedat3;
 use crate::error::DataError;
 use crate::event::Event;
 use crate::gesture::Split;
+use crate::rng::SplitMix64;
 
 /// Generator settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,25 +51,6 @@ impl Default for SyntheticGestures {
     }
 }
 
-/// SplitMix64: small, fast and deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-}
-
 impl SyntheticGestures {
     /// Position of the square's centre for `class` at phase `s` in `[0, 1]`.
     fn position(class: usize, s: f64, centre: (f64, f64), reach: f64) -> (f64, f64) {
@@ -92,7 +74,7 @@ impl SyntheticGestures {
     }
 
     /// The events of one gesture starting at `t0` microseconds.
-    fn gesture_events(&self, class: usize, t0: u64, rng: &mut Rng, out: &mut Vec<Event>) {
+    fn gesture_events(&self, class: usize, t0: u64, rng: &mut SplitMix64, out: &mut Vec<Event>) {
         let sensor = self.sensor as f64;
         let centre = (
             sensor / 2.0 + rng.uniform(-0.1, 0.1) * sensor,
@@ -146,7 +128,7 @@ impl SyntheticGestures {
         }
     }
 
-    fn noise(&self, t: u64, rng: &mut Rng, out: &mut Vec<Event>) {
+    fn noise(&self, t: u64, rng: &mut SplitMix64, out: &mut Vec<Event>) {
         let whole = self.noise_per_ms.floor() as u64;
         let extra = u64::from(rng.uniform(0.0, 1.0) < self.noise_per_ms.fract());
         for _ in 0..whole + extra {
@@ -164,7 +146,7 @@ impl SyntheticGestures {
     pub fn write(&self, root: &Path) -> Result<(), DataError> {
         let io = |path: &Path, e: std::io::Error| DataError::io(path, e);
         snn_fs::write_dir_atomic(&root.join("DvsGesture"), |tmp| {
-            let mut rng = Rng(self.seed);
+            let mut rng = SplitMix64::new(self.seed);
             let mut lists = (String::new(), String::new());
             for trial in 0..self.train_trials + self.test_trials {
                 let split = if trial < self.train_trials {

@@ -69,6 +69,22 @@ impl EventNetConfig {
         }
     }
 
+    /// A narrow network for tests, examples and smoke runs: 2x8x8 input, conv 4-8 with one 2x2
+    /// pool, FC 16-3, `r_t = r_c = 2`; it trains and exports in milliseconds.
+    pub fn tiny(steps: usize, attention: AttentionKind) -> Self {
+        Self {
+            height: 8,
+            width: 8,
+            channels: vec![4, 8],
+            pools: vec![1, 2],
+            fc_hidden: 16,
+            classes: 3,
+            t_ratio: 2,
+            c_ratio: 2,
+            ..Self::gesture(steps, attention)
+        }
+    }
+
     /// The official Gait network as released (`MA_SNN/DVSGait/CNN/Networks/Att_SNN.py`, the same
     /// as the CIFAR10-DVS one): 2x128x128 input, conv 32-64-128-256-512 with avg-pools 2, 2, 2,
     /// 2, 4, FC 2048-256-21. It matches neither of the paper's Gait models (see the reference).

@@ -1,25 +1,19 @@
 //! Forward/backward smoke tests of the networks the golden fixtures do not cover: the
 //! 5-layer PLIF-style network and the deep-stem Res-SNN.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
 use snn_models::{Mode, PlifNetConfig, ResSnnConfig};
 
 type B = Autodiff<Flex>;
 
-/// The backend's random generator is global: tests that draw weights and inputs from it hold
-/// this lock and seed it, so their draws are fixed whatever runs beside them. (Unseeded, about
-/// one draw in a hundred leaves a layer silent and the gradient check fails at random.)
-static RNG: Mutex<()> = Mutex::new(());
-
+/// Seeded draws of weights and inputs, fixed whatever runs beside the test (unseeded, about one
+/// draw in a hundred leaves a layer silent and the gradient check fails at random).
 fn seeded(seed: u64) -> MutexGuard<'static, ()> {
-    let guard = RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    B::seed(&Default::default(), seed);
-    guard
+    snn_testkit::seeded::<B>(seed)
 }
 
 #[test]

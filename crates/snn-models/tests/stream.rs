@@ -1,10 +1,7 @@
 //! Streaming inference equals whole-sequence inference, carries state across calls, and
 //! refuses networks whose attention needs the whole sequence.
 
-use std::sync::{Mutex, MutexGuard};
-
 use burn::backend::Flex;
-use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
 use snn_models::stream::{StreamError, StreamingEventNet};
@@ -12,28 +9,11 @@ use snn_models::{EventNetConfig, Mode};
 
 type B = Flex;
 
-/// The backend's random generator is global: each test holds this lock and seeds it, so its
-/// weights and inputs are the same whatever runs beside it.
-static RNG: Mutex<()> = Mutex::new(());
+use snn_testkit::seeded;
 
-fn seeded(seed: u64) -> MutexGuard<'static, ()> {
-    let guard = RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    B::seed(&Default::default(), seed);
-    guard
-}
-
-/// A narrow event network (2x8x8 input, conv 4-8 with one 2x2 pool, fc 16-3).
+/// The tiny event network (2x8x8 input, conv 4-8 with one 2x2 pool, fc 16-3).
 fn small_event_config(steps: usize, attention: AttentionKind) -> EventNetConfig {
-    let mut config = EventNetConfig::gesture(steps, attention);
-    config.height = 8;
-    config.width = 8;
-    config.channels = vec![4, 8];
-    config.pools = vec![1, 2];
-    config.fc_hidden = 16;
-    config.classes = 3;
-    config.t_ratio = 2;
-    config.c_ratio = 2;
-    config
+    EventNetConfig::tiny(steps, attention)
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -46,7 +26,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn streaming_step_by_step_equals_the_whole_sequence() {
-    let _rng = seeded(1);
+    let _rng = seeded::<B>(1);
     let device = Default::default();
     let net = small_event_config(6, AttentionKind::None)
         .init::<B>(&device)
@@ -93,7 +73,7 @@ fn streaming_step_by_step_equals_the_whole_sequence() {
 
 #[test]
 fn attention_cannot_stream_and_the_error_lists_the_layers() {
-    let _rng = seeded(2);
+    let _rng = seeded::<B>(2);
     let net = small_event_config(6, AttentionKind::Tcsa)
         .init::<B>(&Default::default())
         .unwrap();

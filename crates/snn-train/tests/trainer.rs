@@ -96,16 +96,7 @@ fn bars(samples: usize, shuffle: bool) -> Bars {
 }
 
 fn event_config(attention: AttentionKind) -> NetConfig {
-    let mut c = EventNetConfig::gesture(4, attention);
-    c.height = 8;
-    c.width = 8;
-    c.channels = vec![4, 8];
-    c.pools = vec![1, 2];
-    c.fc_hidden = 16;
-    c.classes = 3;
-    c.t_ratio = 2;
-    c.c_ratio = 2;
-    NetConfig::Event(c)
+    NetConfig::Event(EventNetConfig::tiny(4, attention))
 }
 
 fn train_config(epochs: usize) -> TrainConfig {

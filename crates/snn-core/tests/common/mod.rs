@@ -11,38 +11,8 @@ use burn::tensor::{DType, Tensor, TensorData};
 /// The autodiff backend the f64 tests run on.
 pub type B = Autodiff<Flex>;
 
-/// SplitMix64: a tiny deterministic generator, so the tests need no RNG crate.
-pub struct Rng(pub u64);
-impl Rng {
-    pub fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    pub fn uniform(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n).map(|_| lo + (hi - lo) * self.next_f64()).collect()
-    }
-    /// Binary spikes: 1 with probability `density`, else 0.
-    pub fn spikes(&mut self, n: usize, density: f64) -> Vec<f64> {
-        (0..n)
-            .map(|_| if self.next_f64() < density { 1.0 } else { 0.0 })
-            .collect()
-    }
-    /// Event counts: non-zero (1, 2 or 3) with probability `density`, else 0.
-    pub fn counts(&mut self, n: usize, density: f64) -> Vec<f64> {
-        (0..n)
-            .map(|_| {
-                if self.next_f64() < density {
-                    1.0 + (self.next_f64() * 3.0).floor().min(2.0)
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    }
-}
+/// The workspace's seeded test data (SplitMix64).
+pub use snn_testkit::Rng;
 
 pub fn tensor<const D: usize>(values: Vec<f64>, dims: [usize; D]) -> Tensor<B, D> {
     Tensor::from_data(
