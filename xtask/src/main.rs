@@ -74,8 +74,9 @@ enum Command {
     /// The paper's event protocol (Gesture or Gait) for the vanilla network and attention
     /// variants, several seeds, resumable, with a table beside the paper's and a report.
     Reproduce(reproduce::ReproduceArgs),
-    /// Trains a small vanilla and a small TCSA event network on synthetic gestures (CPU) and
-    /// prints accuracy, firing rate, spikes per sample and energy side by side.
+    /// Trains a small vanilla and a small TCSA event network on synthetic gestures (on the CPU
+    /// unless `--device cuda|vulkan`) and prints accuracy, firing rate, spikes per sample and
+    /// energy side by side.
     Demo(demo::DemoArgs),
 }
 

@@ -405,9 +405,9 @@ impl Job for RunJob<'_> {
             "dataset": self.run.data.dataset,
         });
         std::fs::create_dir_all(self.out)?;
-        std::fs::write(
-            self.out.join("run.json"),
-            serde_json::to_string_pretty(self.run)?,
+        snn_fs::write_file_atomic(
+            &self.out.join("run.json"),
+            serde_json::to_string_pretty(self.run)?.as_bytes(),
         )?;
         let options = FitOptions {
             out: self.out,

@@ -95,8 +95,6 @@ pub struct NirGraph {
     pub metadata: Vec<(&'static str, String)>,
 }
 
-/// The NIR LIF node of one layer's neuron (the reset rule's mapping lives here), or why NIR
-/// cannot express it.
 /// NIR's LIF sets `v = v_reset` after a spike and then leaks like any other step, so it
 /// expresses the resets whose state after a spike is `decay * v_reset` whatever the membrane.
 /// Read off the neuron's own rule (`Reset::after_spike`), not restated here: the state after a
@@ -115,6 +113,8 @@ fn nir_reset(rule: &FiringRule) -> Result<f64, String> {
     Ok(v_reset)
 }
 
+/// The NIR LIF node of one layer's neuron (its reset from [`nir_reset`]), or why NIR cannot
+/// express it.
 fn lif_node<B: Backend>(
     name: String,
     lif: &Lif<B>,

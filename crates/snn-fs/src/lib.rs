@@ -151,10 +151,12 @@ pub fn write_dir_atomic<E>(
                     // Renamed: nothing is left at the temporary path to clean up.
                     let _ = tmp.keep();
                     fsync_dir(parent)?;
-                    return match aside {
-                        Some(old) => old.close(),
-                        None => Ok(()),
-                    };
+                    // The target is already the new directory: failing to remove the old one
+                    // (moved aside under a `.old-` name) leaves litter, not a failed write.
+                    if let Some(old) = aside {
+                        let _ = old.close();
+                    }
+                    return Ok(());
                 }
                 Err(e) if occupied(&e) => {
                     // Move the current directory (or a concurrent writer's) aside; it may

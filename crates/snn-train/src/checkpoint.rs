@@ -65,13 +65,16 @@ pub fn save_net<B: Backend>(
     save_model(dir, model, &model.config(), meta, extra)
 }
 
-/// Writes `value` as pretty JSON to `path`.
+/// Writes `value` as pretty JSON to `path`, atomically ([`snn_fs::write_file_atomic`]).
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), CheckpointError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| CheckpointError::Json {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    std::fs::write(path, text).map_err(io(path))
+    snn_fs::write_file_atomic(path, text.as_bytes()).map_err(|e| CheckpointError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Reads JSON from `path`.

@@ -21,13 +21,7 @@ const FILE_ROUNDS: usize = 300;
 /// Two tiny networks with different random weights.
 fn models() -> [EventNet<B>; 2] {
     let device = Default::default();
-    let mut config = EventNetConfig::gesture(2, AttentionKind::None);
-    config.height = 8;
-    config.width = 8;
-    config.channels = vec![2, 2];
-    config.pools = vec![1, 2];
-    config.fc_hidden = 4;
-    config.classes = 3;
+    let config = EventNetConfig::tiny(2, AttentionKind::None);
     [
         config.init::<B>(&device).unwrap(),
         config.init::<B>(&device).unwrap(),

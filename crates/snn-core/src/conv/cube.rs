@@ -23,7 +23,7 @@ use cubek::std::InputBinding;
 use super::algorithm::{cube_conv_plan, record_fallback, ConvKernel, GemmRoutine, GemmTile};
 use super::im2col::{conv2d_im2col, input_grad_im2col, input_grad_supported};
 use super::split_k::{chunks_for, weight_grad_split_k};
-use crate::tensor::wrap;
+use crate::tensor::{unwrap, wrap};
 
 /// The result of a kernel that cannot fail for shapes the layer accepted; a failure is a bug
 /// of the caller and panics, as burn's own ops do.
@@ -298,15 +298,13 @@ where
             },
             || with(ConvStrategy::Direct),
         ),
-        ConvKernel::Im2col if options.groups == 1 => conv2d_im2col(
+        ConvKernel::Im2col if options.groups == 1 => unwrap(conv2d_im2col(
             wrap::<CubeBackend<R, F, I, BT>, 4>(x.clone()),
             wrap(weight.clone()),
             bias.clone().map(wrap::<CubeBackend<R, F, I, BT>, 1>),
             &options,
             None,
-        )
-        .into_primitive()
-        .tensor(),
+        )),
         ConvKernel::Im2col => {
             record_fallback(format!("{NAME}: im2col needs one group"));
             expect(NAME, with(ConvStrategy::Direct))
@@ -383,7 +381,7 @@ where
             let [n, _, _, _] = x.shape().dims();
             let [_, _, oh, ow] = output_grad.shape().dims();
             let [_, _, kh, kw] = weight_shape.dims();
-            weight_grad_split_k(
+            unwrap(weight_grad_split_k(
                 wrap::<CubeBackend<R, F, I, BT>, 4>(x),
                 wrap(output_grad),
                 [kh, kw],
@@ -393,9 +391,7 @@ where
                     oh * ow,
                     1usize.checked_shl(log2.into()).unwrap_or(usize::MAX),
                 ),
-            )
-            .into_primitive()
-            .tensor()
+            ))
         }
         ConvKernel::SplitK(_) => expect(NAME, burn_direct()),
         ConvKernel::Gemm(routine, tile) => gemm_or_direct(
@@ -480,14 +476,12 @@ where
         ConvKernel::Im2col => {
             let [_, _, kh, kw] = weight.shape().dims();
             if input_grad_supported(&options, [kh, kw]) {
-                input_grad_im2col(
+                unwrap(input_grad_im2col(
                     wrap::<CubeBackend<R, F, I, BT>, 4>(output_grad.clone()),
                     wrap(weight.clone()),
                     &options,
                     None,
-                )
-                .into_primitive()
-                .tensor()
+                ))
             } else {
                 record_fallback(format!(
                     "{NAME}: im2col input gradient needs stride 1, no dilation, padding < kernel"

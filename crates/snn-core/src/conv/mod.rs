@@ -35,7 +35,7 @@ pub mod split_k;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
-use burn::tensor::{DType, Tensor, TensorPrimitive};
+use burn::tensor::{DType, Tensor};
 
 use crate::tensor::{unwrap, wrap};
 
@@ -245,15 +245,15 @@ pub fn event_conv2d_affine_pool<B: EventConvBackend>(
         // rounded, and the affine map and the pooling run on its output in full precision.
         return affine_avg_pool(event_conv2d(x, weight, bias, options), scale, shift, pool);
     }
-    Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d_affine_pool(
-        x.into_primitive().tensor(),
-        weight.into_primitive().tensor(),
-        bias.map(|b| b.into_primitive().tensor()),
-        scale.into_primitive().tensor(),
-        shift.into_primitive().tensor(),
+    wrap(B::event_conv2d_affine_pool(
+        unwrap(x),
+        unwrap(weight),
+        bias.map(unwrap),
+        unwrap(scale),
+        unwrap(shift),
         options,
         pool,
-    )))
+    ))
 }
 
 /// Convolves `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, KH, KW]`) and `bias`, at a
@@ -271,12 +271,12 @@ pub fn event_conv2d<B: EventConvBackend>(
     options: ConvOptions<2>,
 ) -> Tensor<B, 4> {
     let conv = |x: Tensor<B, 4>, weight: Tensor<B, 4>, bias: Option<Tensor<B, 1>>| {
-        Tensor::from_primitive(TensorPrimitive::Float(B::event_conv2d(
-            x.into_primitive().tensor(),
-            weight.into_primitive().tensor(),
-            bias.map(|b| b.into_primitive().tensor()),
+        wrap(B::event_conv2d(
+            unwrap(x),
+            unwrap(weight),
+            bias.map(unwrap),
             options,
-        )))
+        ))
     };
     match conv_precision() {
         ConvPrecision::Full => conv(x, weight, bias),

@@ -52,7 +52,10 @@ impl std::fmt::Display for Reset {
         match self {
             Reset::Hard { value } => write!(f, "hard reset to {value}"),
             Reset::Subtract => write!(f, "subtract reset"),
-            Reset::LeakToThreshold => write!(f, "leak-to-threshold reset"),
+            Reset::LeakToThreshold => write!(
+                f,
+                "leak-to-threshold reset (state decay * threshold after a spike, official MA-SNN)"
+            ),
         }
     }
 }

@@ -20,7 +20,10 @@
 //! `tests/cube_fused.rs` checks against these rules for every configuration (spike test x
 //! reset x surrogate x reset detachment x decay gradient).
 //!
-//! Adding a surrogate or a reset is one arm here plus the CubeCL kernel's.
+//! Adding a surrogate or a reset is its formula here plus the CubeCL kernel's device copy; the
+//! compiler then asks for the arms that only dispatch or describe (the variant and its
+//! validation in `config`, the monomorphising dispatch in `fused/cpu.rs`, the constants in
+//! `fused/cube.rs`).
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;

@@ -22,9 +22,10 @@ pub mod cpu;
 pub mod cube;
 pub mod generic;
 
+use crate::tensor::{unwrap, wrap};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::Tensor;
 
 /// Outputs of the training-mode forward pass.
 #[derive(Debug)]
@@ -208,17 +209,11 @@ fn train<B: BatchNormBackend, const D: usize>(
     epsilon: f64,
     pool: usize,
 ) -> BatchNormOutput<B, D> {
-    let out = B::batch_norm_train(
-        x.into_primitive().tensor(),
-        weight.into_primitive().tensor(),
-        bias.into_primitive().tensor(),
-        epsilon,
-        pool,
-    );
+    let out = B::batch_norm_train(unwrap(x), unwrap(weight), unwrap(bias), epsilon, pool);
     BatchNormOutput {
-        output: Tensor::from_primitive(TensorPrimitive::Float(out.output)),
-        mean: Tensor::from_primitive(TensorPrimitive::Float(out.mean)),
-        var: Tensor::from_primitive(TensorPrimitive::Float(out.var)),
+        output: wrap(out.output),
+        mean: wrap(out.mean),
+        var: wrap(out.var),
     }
 }
 
@@ -228,9 +223,5 @@ pub fn channel_affine<B: BatchNormBackend>(
     scale: Tensor<B, 1>,
     shift: Tensor<B, 1>,
 ) -> Tensor<B, 3> {
-    Tensor::from_primitive(TensorPrimitive::Float(B::channel_affine(
-        x.into_primitive().tensor(),
-        scale.into_primitive().tensor(),
-        shift.into_primitive().tensor(),
-    )))
+    wrap(B::channel_affine(unwrap(x), unwrap(scale), unwrap(shift)))
 }

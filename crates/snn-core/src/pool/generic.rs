@@ -1,4 +1,4 @@
-//! [`PoolBackend`]'s squeeze from burn tensor ops, for any backend: the default methods and the
+//! [`PoolBackend`](super::PoolBackend)'s squeeze from burn tensor ops, for any backend: the default methods and the
 //! reference the CPU and CubeCL kernels are tested against. (The pooling's default is burn's
 //! own `avg_pool2d`, called in the trait.)
 
@@ -7,11 +7,9 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::Tensor;
 
 use super::MeanMax;
-#[allow(unused_imports)]
-use super::PoolBackend;
 use crate::tensor::{unwrap, wrap};
 
-/// [`PoolBackend::mean_max`] from burn's `mean_dim` and `max_dim`: the default, and the
+/// [`PoolBackend::mean_max`](super::PoolBackend::mean_max) from burn's `mean_dim` and `max_dim`: the default, and the
 /// reference the CPU kernel is tested against.
 pub fn generic_mean_max<B: Backend>(x: FloatTensor<B>) -> MeanMax<B> {
     let x: Tensor<B, 3> = wrap(x);
@@ -22,7 +20,7 @@ pub fn generic_mean_max<B: Backend>(x: FloatTensor<B>) -> MeanMax<B> {
     }
 }
 
-/// [`PoolBackend::mean_max_backward`] from burn's ops: `argmax` finds the first maximum (so
+/// [`PoolBackend::mean_max_backward`](super::PoolBackend::mean_max_backward) from burn's ops: `argmax` finds the first maximum (so
 /// the forward maximum is not needed) and `scatter` places its gradient.
 pub fn generic_mean_max_backward<B: Backend>(
     x: FloatTensor<B>,

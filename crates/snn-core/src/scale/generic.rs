@@ -56,11 +56,7 @@ pub fn generic_attention_scale_backward<B: Backend>(
     let ex = e.clone() * x;
     let prim = unwrap::<B, 2>;
     ScaleGrads {
-        x: wants[0].then(|| {
-            (e * gs.clone() * gc.clone() * gt.clone())
-                .into_primitive()
-                .tensor()
-        }),
+        x: wants[0].then(|| unwrap(e * gs.clone() * gc.clone() * gt.clone())),
         temporal: wants[1].then(|| {
             prim(
                 (ex.clone() * gc.clone() * gs.clone())

@@ -22,7 +22,7 @@ mod res_snn;
 
 use ma_attention::{AttentionKind, MultiDimAttention};
 use onnx_protobuf::{GraphProto, Message, ModelProto, OperatorSetIdProto, StringStringEntryProto};
-use snn_core::{FireTest, Lif, LifConfig, Reset, SnnBackend};
+use snn_core::{FireTest, Lif, LifConfig, SnnBackend};
 
 pub use event::{export_event_net, export_plif_net};
 pub use res_snn::export_res_snn;
@@ -143,11 +143,7 @@ fn finish_model(
 
 /// The neuron's inference equations in words, for the metadata.
 fn describe_neuron(neuron: &LifConfig) -> String {
-    let reset = match neuron.rule.reset {
-        Reset::Hard { value } => format!("hard to {value}"),
-        Reset::Subtract => "subtract threshold".into(),
-        Reset::LeakToThreshold => "state decay * threshold after a spike (official MA-SNN)".into(),
-    };
+    let reset = neuron.rule.reset;
     format!(
         "u = h + x[t]; s = u {} {}; reset: {reset}; decay {}{}",
         match neuron.rule.fire_test {

@@ -13,7 +13,7 @@ use crate::graph::{Attr, GraphBuilder};
 const FLOAT: i64 = 1;
 const BOOL: i64 = 9;
 
-/// The graph under construction, with its scalar constants made once each.
+/// The graph under construction, with the scalar constants of one layer's neuron made once each.
 pub(crate) struct NeuronGraph<'b> {
     graph: &'b mut GraphBuilder,
     scalars: HashMap<u32, String>,
@@ -60,7 +60,7 @@ impl<'g, 'b> GraphValue<'g, 'b> {
         self.node(op, &[&self.name, &rhs.name], &[])
     }
 
-    /// The f32 constant `c` (the exported graph runs in f32), made once per graph.
+    /// The f32 constant `c` (the exported graph runs in f32), made once per layer.
     fn scalar(&self, c: f64) -> String {
         let c = c as f32;
         let mut graph = self.graph.borrow_mut();

@@ -85,11 +85,12 @@ struct ForwardJob<'a, E> {
 
 impl<E: LifFloat> ForwardJob<'_, E> {
     fn run(self) -> ForwardOutput<E> {
-        // Each arm names its variant as a constant, so the rule's `match` folds away inside
-        // the monomorphised loop.
+        // Each arm names its variant as a literal constant (not a binding of the matched value,
+        // which the closure would capture as data), so the rule's `match` folds away inside the
+        // monomorphised loop.
         match self.rule.fire_test {
-            t @ FireTest::GreaterOrEqual => self.with_fire(move |v| t.fires(v)),
-            t @ FireTest::Greater => self.with_fire(move |v| t.fires(v)),
+            FireTest::GreaterOrEqual => self.with_fire(|v| FireTest::GreaterOrEqual.fires(v)),
+            FireTest::Greater => self.with_fire(|v| FireTest::Greater.fires(v)),
         }
     }
 
@@ -97,15 +98,15 @@ impl<E: LifFloat> ForwardJob<'_, E> {
         let (decay, threshold) = (self.decay, self.rule.threshold);
         // The state after a spike, `Reset::after_spike`: the reference path's rule.
         match self.rule.reset {
-            r @ Reset::Hard { .. } => {
-                self.with_reset(fires, move |u| r.after_spike(u, decay, threshold))
-            }
-            r @ Reset::Subtract => {
-                self.with_reset(fires, move |u| r.after_spike(u, decay, threshold))
-            }
-            r @ Reset::LeakToThreshold => {
-                self.with_reset(fires, move |u| r.after_spike(u, decay, threshold))
-            }
+            Reset::Hard { value } => self.with_reset(fires, move |u| {
+                Reset::Hard { value }.after_spike(u, decay, threshold)
+            }),
+            Reset::Subtract => self.with_reset(fires, move |u| {
+                Reset::Subtract.after_spike(u, decay, threshold)
+            }),
+            Reset::LeakToThreshold => self.with_reset(fires, move |u| {
+                Reset::LeakToThreshold.after_spike(u, decay, threshold)
+            }),
         }
     }
 
@@ -236,8 +237,8 @@ struct BackwardJob<'a, E> {
 impl<E: LifFloat> BackwardJob<'_, E> {
     fn run(self) -> BackwardOutput<E> {
         match self.rule.fire_test {
-            t @ FireTest::GreaterOrEqual => self.with_fire(move |v| t.fires(v)),
-            t @ FireTest::Greater => self.with_fire(move |v| t.fires(v)),
+            FireTest::GreaterOrEqual => self.with_fire(|v| FireTest::GreaterOrEqual.fires(v)),
+            FireTest::Greater => self.with_fire(|v| FireTest::Greater.fires(v)),
         }
     }
 

@@ -19,9 +19,10 @@ pub mod cpu;
 mod cube;
 pub mod generic;
 
+use crate::tensor::{unwrap, wrap};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::Tensor;
 
 use crate::neuron::config::FiringRule;
 
@@ -231,15 +232,11 @@ pub fn multi_step<B: LifBackend, const D: usize>(
     decay: Tensor<B, 1>,
     rule: &FiringRule,
 ) -> MultiStep<B, D> {
-    let out = B::lif_forward(
-        x.into_primitive().tensor(),
-        decay.into_primitive().tensor(),
-        rule,
-    );
+    let out = B::lif_forward(unwrap(x), unwrap(decay), rule);
     MultiStep {
-        spikes: Tensor::from_primitive(TensorPrimitive::Float(out.spikes)),
-        membrane: Tensor::from_primitive(TensorPrimitive::Float(out.membrane)),
-        spike_count: Tensor::from_primitive(TensorPrimitive::Float(out.spike_count)),
+        spikes: wrap(out.spikes),
+        membrane: wrap(out.membrane),
+        spike_count: wrap(out.spike_count),
     }
 }
 
@@ -250,15 +247,8 @@ pub fn multi_step_spikes<B: LifBackend, const D: usize>(
     decay: Tensor<B, 1>,
     rule: &FiringRule,
 ) -> (Tensor<B, D>, Tensor<B, 1>) {
-    let out = B::lif_forward_spikes(
-        x.into_primitive().tensor(),
-        decay.into_primitive().tensor(),
-        rule,
-    );
-    (
-        Tensor::from_primitive(TensorPrimitive::Float(out.spikes)),
-        Tensor::from_primitive(TensorPrimitive::Float(out.spike_count)),
-    )
+    let out = B::lif_forward_spikes(unwrap(x), unwrap(decay), rule);
+    (wrap(out.spikes), wrap(out.spike_count))
 }
 
 /// Compile-time proof that training on CUDA reaches the fused op: `cargo check --features cuda`
