@@ -208,8 +208,10 @@ impl<B: Backend, const D: usize> Elementwise for Tensor<B, D> {
         self.full_like(c)
     }
     fn select(spike: Self, if_spike: Self, otherwise: Self) -> Self {
+        // The full-size operand first: `if_spike` / `otherwise` may be `[1, ..]` (the decay),
+        // and burn-flex broadcasts a small left operand element by element.
         let keep = spike.clone().neg().add_scalar(1.0);
-        if_spike.mul(spike) + otherwise.mul(keep)
+        spike.mul(if_spike) + keep.mul(otherwise)
     }
 }
 
@@ -278,10 +280,11 @@ impl Reset {
     }
 }
 
-/// The state after a step without a spike: `decay * u`.
+/// The state after a step without a spike: `decay * u` (written `u * decay`, the full-size
+/// operand first for tensors; the same value).
 #[inline(always)]
 pub fn leak<M: Elementwise>(u: M, decay: M) -> M {
-    decay.mul(u)
+    u.mul(decay)
 }
 
 impl FiringRule {
@@ -328,9 +331,9 @@ impl FiringRule {
             return None;
         }
         Some(match self.reset {
-            Reset::Hard { value } => decay.mul(u).neg().add_scalar(value),
+            Reset::Hard { value } => u.mul(decay).neg().add_scalar(value),
             Reset::Subtract => decay.mul_scalar(-self.threshold),
-            Reset::LeakToThreshold => decay.mul(u.neg().add_scalar(self.threshold)),
+            Reset::LeakToThreshold => u.neg().add_scalar(self.threshold).mul(decay),
         })
     }
 
