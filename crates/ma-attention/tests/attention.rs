@@ -12,6 +12,7 @@ use ma_attention::{
     InputMismatch, MultiDimAttention,
 };
 use snn_core::LifConfig;
+use snn_testkit::max_abs_diff;
 
 type B = Autodiff<Flex>;
 
@@ -38,14 +39,6 @@ fn tensor<const D: usize>(values: Vec<f64>, dims: [usize; D]) -> Tensor<B, D> {
 
 fn values<Bk: burn::tensor::backend::Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f64> {
     t.into_data().iter::<f64>().collect()
-}
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 /// Builds the block in f64 with every weight redrawn from a fixed sequence.

@@ -9,6 +9,7 @@ use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 use snn_core::neuron::fused::{generic, LifBackend};
 use snn_core::{FireTest, Lif, LifConfig, Reset, Surrogate};
+use snn_testkit::max_abs_diff;
 
 mod common;
 
@@ -23,14 +24,6 @@ fn tensor3(values: Vec<f64>, dims: [usize; 3]) -> Tensor<B, 3> {
 
 fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
     t.into_data().iter::<f64>().collect()
-}
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 fn all_configs() -> Vec<LifConfig> {

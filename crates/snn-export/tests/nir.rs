@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{max_abs_diff, seeded, small_event_config, B};
+use common::{max_abs_diff, seeded, B};
 
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::ConvOptions;
@@ -15,7 +15,7 @@ use ma_attention::AttentionKind;
 use snn_core::Reset;
 use snn_export::nir::{event_net_graph, to_bytes, NirOptions, NIR_VERSION};
 use snn_export::{ExportError, Refusal};
-use snn_models::Mode;
+use snn_models::{EventNetConfig, Mode};
 
 fn string(file: &File, path: &str) -> String {
     let ds = file.dataset(path).unwrap();
@@ -150,7 +150,7 @@ fn nir_file_runs_to_the_same_rates_and_has_the_reference_layout() {
     let _rng = seeded(1);
     let device = Default::default();
     for neuron in ["event", "ms_resnet"] {
-        let mut config = small_event_config(5, AttentionKind::None);
+        let mut config = EventNetConfig::tiny(5, AttentionKind::None);
         if neuron == "ms_resnet" {
             config.neuron = snn_core::LifConfig::ms_resnet().with_threshold(0.3);
         }
@@ -224,7 +224,7 @@ fn nir_file_runs_to_the_same_rates_and_has_the_reference_layout() {
 fn what_nir_cannot_express_is_refused_with_the_layers_listed() {
     let _rng = seeded(2);
     let device = Default::default();
-    let net = small_event_config(5, AttentionKind::Tcsa)
+    let net = EventNetConfig::tiny(5, AttentionKind::Tcsa)
         .init::<B>(&device)
         .unwrap();
     let err = event_net_graph(&net, &NirOptions::default()).unwrap_err();
@@ -246,7 +246,7 @@ fn what_nir_cannot_express_is_refused_with_the_layers_listed() {
         assert!(msg.contains(layer), "{msg}");
     }
 
-    let mut soft = small_event_config(5, AttentionKind::None);
+    let mut soft = EventNetConfig::tiny(5, AttentionKind::None);
     soft.neuron = soft.neuron.with_reset(Reset::Subtract);
     let net = soft.init::<B>(&device).unwrap();
     let msg = event_net_graph(&net, &NirOptions::default())

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{max_abs_diff, seeded, small_event_config, B};
+use common::{max_abs_diff, seeded, B};
 
 use burn::tensor::{Distribution, Tensor};
 use ma_attention::AttentionKind;
@@ -96,7 +96,7 @@ fn every_attention_variant_runs_in_tract_and_matches_our_inference() {
     let _rng = seeded(1);
     let device = Default::default();
     for kind in KINDS {
-        let config = small_event_config(4, kind);
+        let config = EventNetConfig::tiny(4, kind);
         let net = trained_net(&config);
         let dims = [4, 3, 2, 8, 8];
         let frames = Tensor::<B, 5>::random(dims, Distribution::Uniform(0.0, 3.0), &device);
@@ -138,7 +138,7 @@ fn every_spike_test_and_reset_runs_in_tract_and_matches_our_inference() {
             Reset::Hard { value: 0.1 },
             Reset::Subtract,
         ] {
-            let mut config = small_event_config(4, AttentionKind::Ca);
+            let mut config = EventNetConfig::tiny(4, AttentionKind::Ca);
             config.neuron = config.neuron.with_fire_test(fire_test).with_reset(reset);
             let net = trained_net(&config);
             let dims = [4, 3, 2, 8, 8];
@@ -172,7 +172,7 @@ fn every_spike_test_and_reset_runs_in_tract_and_matches_our_inference() {
 #[test]
 fn the_batch_dimension_is_free_and_metadata_describes_the_model() {
     let _rng = seeded(2);
-    let config = small_event_config(3, AttentionKind::Tcsa);
+    let config = EventNetConfig::tiny(3, AttentionKind::Tcsa);
     let net = trained_net(&config);
     let model = export_event_net(&net, &OnnxOptions::default()).unwrap();
     assert_eq!(model.opset_import[0].version, OPSET);
@@ -209,7 +209,7 @@ fn the_batch_dimension_is_free_and_metadata_describes_the_model() {
 #[test]
 fn graph_node_list_snapshot() {
     let _rng = seeded(3);
-    let config = small_event_config(2, AttentionKind::Tcsa);
+    let config = EventNetConfig::tiny(2, AttentionKind::Tcsa);
     let net = config.init::<B>(&Default::default()).unwrap();
     let model = export_event_net(&net, &OnnxOptions::default()).unwrap();
     insta::assert_snapshot!(node_list(&model).join("\n"));

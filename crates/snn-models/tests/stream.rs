@@ -9,26 +9,13 @@ use snn_models::{EventNetConfig, Mode};
 
 type B = Flex;
 
-use snn_testkit::seeded;
-
-/// The tiny event network (2x8x8 input, conv 4-8 with one 2x2 pool, fc 16-3).
-fn small_event_config(steps: usize, attention: AttentionKind) -> EventNetConfig {
-    EventNetConfig::tiny(steps, attention)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "compared outputs differ in size");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max)
-}
+use snn_testkit::{max_abs_diff_f32 as max_abs_diff, seeded};
 
 #[test]
 fn streaming_step_by_step_equals_the_whole_sequence() {
     let _rng = seeded::<B>(1);
     let device = Default::default();
-    let net = small_event_config(6, AttentionKind::None)
+    let net = EventNetConfig::tiny(6, AttentionKind::None)
         .init::<B>(&device)
         .unwrap();
     for _ in 0..3 {
@@ -74,7 +61,7 @@ fn streaming_step_by_step_equals_the_whole_sequence() {
 #[test]
 fn attention_cannot_stream_and_the_error_lists_the_layers() {
     let _rng = seeded::<B>(2);
-    let net = small_event_config(6, AttentionKind::Tcsa)
+    let net = EventNetConfig::tiny(6, AttentionKind::Tcsa)
         .init::<B>(&Default::default())
         .unwrap();
     let err = StreamingEventNet::new(&net).unwrap_err();

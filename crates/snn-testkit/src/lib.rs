@@ -72,3 +72,27 @@ pub fn seeded<B: Backend>(seed: u64) -> MutexGuard<'static, ()> {
     B::seed(&Default::default(), seed);
     guard
 }
+
+/// The largest element-wise difference of two equally long outputs.
+///
+/// # Panics
+/// If the lengths differ (the compared outputs are not the same shape).
+pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "compared outputs differ in size");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// [`max_abs_diff`] in f32, the differences taken in f32 as the outputs are.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn max_abs_diff_f32(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "compared outputs differ in size");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}

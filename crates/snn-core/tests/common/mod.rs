@@ -12,7 +12,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 pub type B = Autodiff<Flex>;
 
 /// The workspace's seeded test data (SplitMix64).
-pub use snn_testkit::Rng;
+pub use snn_testkit::{max_abs_diff, Rng};
 
 pub fn tensor<const D: usize>(values: Vec<f64>, dims: [usize; D]) -> Tensor<B, D> {
     Tensor::from_data(
@@ -40,14 +40,6 @@ pub fn inner_values<const D: usize>(t: Tensor<Flex, D>) -> Vec<f64> {
 
 pub fn max_abs(a: &[f64]) -> f64 {
     a.iter().fold(0.0, |m, v| f64::max(m, v.abs()))
-}
-
-pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 /// Asserts `|a - b| <= tol * max(1, max|b|)` element-wise.
