@@ -2,8 +2,10 @@
 //!
 //! Neurons are independent, so the `N` axis is cut into column blocks that rayon processes in
 //! parallel; each block walks through time with its state in a small buffer that stays in
-//! cache. Nothing is allocated per time step. The per-element rule (spike test, reset,
-//! surrogate) is chosen once per call and monomorphised into the loop by the `with_*` helpers.
+//! cache. Nothing is allocated per time step. The rules themselves are
+//! [`crate::neuron::rule`]'s; the spike test, the surrogate and (forward) the reset are chosen
+//! once per call and monomorphised into the loop by the `with_*` helpers, while the backward
+//! pass reads the reset's partial derivatives from the rule per element (measured no slower).
 //!
 //! f32 and f64 run here; other dtypes fall back to [`super::generic`].
 
